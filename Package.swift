@@ -1,0 +1,64 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "oauthq",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "oauthq", targets: ["oauthq"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C shims: imported only by Redis and Postgres, never above them.
+        // hiredis is found without pkg-config: its .pc file adds -D_FILE_OFFSET_BITS=64, which SwiftPM
+        // warns about on every build ("prohibited flag"); the header path <hiredis/hiredis.h> is standard.
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+
+        .target(name: "ThreadConfinement", swiftSettings: strict),
+        .target(
+            name: "Redis",
+            dependencies: ["CHiredis", "ThreadConfinement"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Postgres",
+            dependencies: ["CLibPQ", "ThreadConfinement"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "OAuthMaintenance",
+            dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(name: "TestSupport", swiftSettings: strict),
+        .executableTarget(
+            name: "oauthq",
+            dependencies: [
+                "Redis", "Postgres", "OAuthMaintenance",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "ThreadConfinementTests", dependencies: ["ThreadConfinement"], swiftSettings: strict),
+        .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "OAuthMaintenanceTests",
+            dependencies: ["OAuthMaintenance", "Postgres", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "OAuthQTests", dependencies: ["TestSupport"], swiftSettings: strict),
+    ]
+)

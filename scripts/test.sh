@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what is missing, starts Redis and PostgreSQL on
+# loopback (scripts/services.sh), then runs `swift test` against them. Extra arguments go to
+# `swift test` (e.g. `scripts/test.sh --filter RedisTests`).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+command -v swift >/dev/null || { echo "test.sh: error: no Swift toolchain on PATH (Swift 6.1 or later is needed)" >&2; exit 1; }
+
+# Build-time C libraries (the services script installs the servers).
+need=()
+for pkg in libhiredis-dev libpq-dev pkg-config; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    echo "test.sh: installing ${need[*]}" >&2
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+eval "$(scripts/services.sh up)"
+export REDIS_URL DATABASE_URL
+
+swift build --build-tests
+swift test "$@"
