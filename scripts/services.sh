@@ -19,6 +19,8 @@ PG_PORT="${OAUTHQ_PG_PORT:-5440}"
 PG_DB="${OAUTHQ_PG_DB:-oauthq}"
 REDIS_DIR="$DATA/redis"
 PG_DIR="$DATA/pg"
+PW_ROLE="oauthq_pw"                  # the one role that must authenticate with a password
+PW_PASSWORD="${OAUTHQ_PG_TEST_PASSWORD:-oauthq-test-password}"
 PG_SOCK="$DATA/pg-run"   # socket and server log, owned by the server user
 
 log() { echo "services: $*" >&2; }
@@ -87,6 +89,7 @@ start_postgres() {
         pg_run "$(pg_bin initdb)" -D "$PG_DIR" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
             --no-sync >"$DATA/initdb.log" 2>&1 || die "initdb failed (see $DATA/initdb.log)"
     fi
+    write_hba
     pg_run "$(pg_bin pg_ctl)" -D "$PG_DIR" -l "$PG_SOCK/postgres.log" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_SOCK -c fsync=off -c max_connections=200" \
         start >/dev/null || die "postgres did not start (see $PG_SOCK/postgres.log)"
@@ -96,12 +99,30 @@ start_postgres() {
     ensure_database
 }
 
+# Trust on loopback for the superuser and test roles, except one role that must give a password
+# (scram-sha-256): the tests use it for real password authentication and wrong-password errors.
+write_hba() {
+    local hba="$PG_DIR/pg_hba.conf"
+    if ! grep -q "$PW_ROLE" "$hba" 2>/dev/null; then
+        pg_run sh -c "cat > '$hba'" <<HBA
+# written by scripts/services.sh
+local   all  all                        trust
+host    all  $PW_ROLE  127.0.0.1/32  scram-sha-256
+host    all  all       127.0.0.1/32  trust
+HBA
+    fi
+}
+
 ensure_database() {
     if ! psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc \
         "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" | grep -q 1; then
         psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc "CREATE DATABASE \"$PG_DB\"" >/dev/null
         log "created database $PG_DB"
     fi
+    psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc "DO \$\$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$PW_ROLE') THEN
+            CREATE ROLE $PW_ROLE LOGIN SUPERUSER PASSWORD '$PW_PASSWORD';
+        END IF; END \$\$" >/dev/null
 }
 
 stop_all() {
@@ -117,6 +138,7 @@ stop_all() {
 print_env() {
     echo "export REDIS_URL=$(redis_url)"
     echo "export DATABASE_URL=$(database_url)"
+    echo "export OAUTHQ_PASSWORD_DATABASE_URL=postgres://$PW_ROLE:$PW_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB"
 }
 
 case "${1:-}" in

@@ -21,7 +21,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 eval "$(scripts/services.sh up)"
-export REDIS_URL DATABASE_URL
+export REDIS_URL DATABASE_URL OAUTHQ_PASSWORD_DATABASE_URL
 
 swift build --build-tests
 swift test "$@"
