@@ -1,0 +1,59 @@
+import Foundation
+
+/// What one `cleartokens` run did: rows deleted per step, batches, seconds.
+public struct ClearTokensSummary: Sendable, Codable, Equatable {
+    /// One step's outcome.
+    public struct StepResult: Sendable, Codable, Equatable {
+        /// Which step.
+        public var step: ClearTokensStep
+        /// Rows deleted (for a dry run: rows that would be deleted).
+        public var deleted: Int
+        /// True when DOT's settings skip the step (its cutoff is unset).
+        public var skipped: Bool
+        /// Batches (statements) the step ran.
+        public var batches: Int
+        /// Wall time of the step.
+        public var seconds: Double
+    }
+
+    /// The six steps, in order.
+    public var steps: [StepResult]
+    /// True for `--dry-run`: nothing was deleted.
+    public var dryRun: Bool
+    /// The run's single `now` (ISO 8601, UTC, microseconds).
+    public var now: String
+    /// Wall time of the whole run.
+    public var seconds: Double
+
+    /// Rows deleted by all steps.
+    public var totalDeleted: Int { steps.reduce(0) { $0 + $1.deleted } }
+}
+
+/// Why a run did not happen.
+public struct ClearTokensError: Error, CustomStringConvertible, Equatable {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String { case alreadyRunning = "already running" }
+        private let base: Base
+        /// Another `cleartokens` holds the single-flight lock (on any worker or machine).
+        public static let alreadyRunning = Code(base: .alreadyRunning)
+        public var description: String { base.rawValue }
+    }
+
+    public let code: Code
+
+    public var description: String {
+        switch code {
+        case .alreadyRunning:
+            "cleartokens is already running elsewhere (another run holds its PostgreSQL advisory lock); nothing was done"
+        default: code.description
+        }
+    }
+}
+
+/// Progress reports, one per batch and one per step.
+public enum ClearTokensProgress: Sendable {
+    /// A batch finished: the step's rows deleted so far.
+    case batch(ClearTokensStep, deletedSoFar: Int, batches: Int)
+    /// A step finished.
+    case step(ClearTokensSummary.StepResult)
+}
