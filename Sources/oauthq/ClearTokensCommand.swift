@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import OAuthMaintenance
+import Postgres
+
+/// `oauthq cleartokens`: a drop-in replacement for DOT 3.4.1's `manage.py cleartokens`.
+struct ClearTokensCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cleartokens",
+        abstract: "Delete expired and revoked tokens, ID tokens and grants exactly as DOT 3.4.1's cleartokens does.",
+        discussion: """
+            Settings come from the environment with DOT's names (REFRESH_TOKEN_EXPIRE_SECONDS, \
+            REFRESH_TOKEN_GRACE_PERIOD_SECONDS, REFRESH_TOKEN_REUSE_PROTECTION, \
+            CLEAR_EXPIRED_TOKENS_BATCH_SIZE, CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL); flags override them. \
+            A progress line per step goes to stderr. Exit status: 0 done, 1 configuration or database \
+            error, 75 another run holds the lock (nothing done).
+            """
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(name: .customLong("refresh-token-expire-seconds"), help: "REFRESH_TOKEN_EXPIRE_SECONDS (unset or 0: never).")
+    var expireSeconds: String?
+
+    @Option(name: .customLong("refresh-token-grace-period-seconds"), help: "REFRESH_TOKEN_GRACE_PERIOD_SECONDS (default 0).")
+    var gracePeriodSeconds: String?
+
+    @Option(name: .customLong("refresh-token-reuse-protection"), help: "REFRESH_TOKEN_REUSE_PROTECTION: true or false.")
+    var reuseProtection: String?
+
+    @Option(name: .customLong("batch-size"), help: "CLEAR_EXPIRED_TOKENS_BATCH_SIZE (default 10000).")
+    var batchSize: String?
+
+    @Option(name: .customLong("batch-interval"), help: "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL in seconds (default 0).")
+    var batchInterval: String?
+
+    @Flag(help: "Print what each step would delete; delete nothing.")
+    var dryRun = false
+
+    @Flag(help: "Print the summary as JSON on stdout.")
+    var json = false
+
+    static let lockedExitCode: Int32 = 75  // EX_TEMPFAIL
+
+    /// Environment values with DOT's names, overridden by the flags that were given.
+    func settingValues() -> [String: String] {
+        var values: [String: String] = [:]
+        for key in ClearTokensSettings.Key.allCases {
+            values[key.rawValue] = Environment.value(key.rawValue)
+        }
+        let flags: [(ClearTokensSettings.Key, String?)] = [
+            (.refreshTokenExpireSeconds, expireSeconds), (.refreshTokenGracePeriodSeconds, gracePeriodSeconds),
+            (.refreshTokenReuseProtection, reuseProtection), (.batchSize, batchSize), (.batchInterval, batchInterval),
+        ]
+        for (key, value) in flags where value != nil {
+            values[key.rawValue] = value
+        }
+        return values
+    }
+
+    func run() async throws {
+        try await reportingFailures {
+            let settings: ClearTokensSettings
+            do {
+                settings = try ClearTokensSettings(values: settingValues())
+            } catch {
+                throw CommandFailure(exitCode: 1, "ImproperlyConfigured: \(error.description)")
+            }
+            if settings.expiryDisabled {
+                FileHandle.standardError.write(Data((ClearTokensSettings.expiryDisabledWarning + "\n").utf8))
+            }
+            let db = try await PostgresConnection.connect(PostgresConfiguration(url: connection.databaseURL()))
+            let summary: ClearTokensSummary
+            do {
+                summary = try await ClearTokensJob(settings: settings).run(on: db, dryRun: dryRun) { event in
+                    if case .step(let result) = event { Console.info(Self.describe(result, dryRun: dryRun)) }
+                }
+            } catch let error as ClearTokensError where error.code == .alreadyRunning {
+                throw CommandFailure(exitCode: Self.lockedExitCode, error.description)
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+            } else {
+                let verb = dryRun ? "would delete" : "deleted"
+                Console.info(
+                    "cleartokens: \(verb) \(summary.totalDeleted) rows in \(String(format: "%.2f", summary.seconds)) s"
+                )
+            }
+        }
+    }
+
+    /// `step 1/6 revoked_refresh_tokens: 120 deleted, 1 batch, 0.01 s (12000 rows/s)`.
+    static func describe(_ result: ClearTokensSummary.StepResult, dryRun: Bool) -> String {
+        let head = "step \(result.step.number)/6 \(result.step.rawValue):"
+        if result.skipped { return "\(head) skipped (\(result.step.dotLogLine(deleted: nil)))" }
+        if dryRun { return "\(head) would delete \(result.deleted)" }
+        let rate = result.seconds > 0 ? Int(Double(result.deleted) / result.seconds) : result.deleted
+        let batches = result.batches == 1 ? "1 batch" : "\(result.batches) batches"
+        return "\(head) \(result.deleted) deleted, \(batches), \(String(format: "%.2f", result.seconds)) s (\(rate) rows/s)"
+    }
+}
