@@ -40,7 +40,7 @@ let package = Package(
             dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        .target(name: "TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["Redis", "Postgres"], swiftSettings: strict),
         .executableTarget(
             name: "oauthq",
             dependencies: [
