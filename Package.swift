@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // C shims: imported only by Redis and Postgres, never above them.
@@ -37,7 +38,12 @@ let package = Package(
         ),
         .target(
             name: "OAuthMaintenance",
-            dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Postgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         .target(name: "TestSupport", dependencies: ["Redis", "Postgres"], swiftSettings: strict),
