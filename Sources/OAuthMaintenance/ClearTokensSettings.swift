@@ -50,17 +50,19 @@ public struct ClearTokensSettings: Sendable, Equatable {
             guard let raw = values[key.rawValue]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
             return raw
         }
-        if let raw = given(.refreshTokenExpireSeconds) {
-            guard let seconds = Self.seconds(raw) else {
-                throw ConfigurationError(description: "REFRESH_TOKEN_EXPIRE_SECONDS must be either a timedelta or seconds")
-            }
-            refreshTokenExpireSeconds = seconds
-        }
+        // DOT's order: the grace period is converted and checked before the expiry setting.
         if let raw = given(.refreshTokenGracePeriodSeconds) {
             guard let seconds = Self.seconds(raw) else {
                 throw ConfigurationError(description: "REFRESH_TOKEN_GRACE_PERIOD_SECONDS must be in seconds")
             }
             refreshTokenGracePeriodSeconds = seconds
+            try validateGracePeriod()
+        }
+        if let raw = given(.refreshTokenExpireSeconds) {
+            guard let seconds = Self.seconds(raw), abs(seconds) <= Self.maxTimedeltaSeconds else {
+                throw ConfigurationError(description: "REFRESH_TOKEN_EXPIRE_SECONDS must be either a timedelta or seconds")
+            }
+            refreshTokenExpireSeconds = seconds
         }
         if let raw = given(.refreshTokenReuseProtection) {
             switch raw.lowercased() {
@@ -86,11 +88,9 @@ public struct ClearTokensSettings: Sendable, Equatable {
 
     /// Rejects negative values with DOT's messages, and batch settings DOT would crash on.
     public func validate() throws(ConfigurationError) {
+        try validateGracePeriod()
         if let expire = refreshTokenExpireSeconds, expire < 0 {
             throw ConfigurationError(description: "REFRESH_TOKEN_EXPIRE_SECONDS must not be negative")
-        }
-        if refreshTokenGracePeriodSeconds < 0 {
-            throw ConfigurationError(description: "REFRESH_TOKEN_GRACE_PERIOD_SECONDS must not be negative")
         }
         if batchSize < 1 {
             throw ConfigurationError(description: "CLEAR_EXPIRED_TOKENS_BATCH_SIZE must be a positive integer")
@@ -100,16 +100,26 @@ public struct ClearTokensSettings: Sendable, Equatable {
         }
     }
 
+    private func validateGracePeriod() throws(ConfigurationError) {
+        if refreshTokenGracePeriodSeconds < 0 {
+            throw ConfigurationError(description: "REFRESH_TOKEN_GRACE_PERIOD_SECONDS must not be negative")
+        }
+    }
+
+    /// Python's `timedelta.max` in seconds: a larger EXPIRE makes DOT raise OverflowError, reported as
+    /// "must be either a timedelta or seconds".
+    static let maxTimedeltaSeconds: Double = 86_399_999_999_999
+
     /// True when refresh tokens never age-expire (EXPIRE unset or 0): DOT's command warns on stderr.
     public var expiryDisabled: Bool { (refreshTokenExpireSeconds ?? 0) == 0 }
 
     /// DOT's stderr warning when EXPIRE is unset (3.4.1, `management/commands/cleartokens.py`).
-    public static let expiryDisabledWarning = """
-        REFRESH_TOKEN_EXPIRE_SECONDS is not set (or is 0), so refresh tokens never age-expire. cleartokens \
-        will only remove revoked and orphaned refresh tokens; expired access tokens and ID tokens that are \
-        still bound to a live refresh token are kept. Set OAUTH2_PROVIDER['REFRESH_TOKEN_EXPIRE_SECONDS'] \
-        to make idle refresh tokens expire.
-        """
+    public static let expiryDisabledWarning =
+        "REFRESH_TOKEN_EXPIRE_SECONDS is not set (or is 0), so refresh tokens never "
+        + "age-expire. cleartokens will only remove revoked and orphaned refresh tokens; "
+        + "expired access and ID tokens that are still bound to a refresh token are kept "
+        + "as long as that refresh token lives. Set REFRESH_TOKEN_EXPIRE_SECONDS to enable "
+        + "expiry-based cleanup."
 
     /// A finite number of seconds, as Python's int()/float() would accept it.
     static func seconds(_ raw: String) -> Double? {
