@@ -1,0 +1,160 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@Suite("Timeouts, cancellation, lost connections, authentication, concurrency", .enabled(if: TestEnvironment.shouldRunPostgres))
+struct PostgresResilienceTests {
+    @Test("statement_timeout cancels a long statement with 57014; nil disables it again")
+    func statementTimeout() async throws {
+        let connection = try await PG.connect()
+        try await connection.setStatementTimeout(.milliseconds(200))
+        #expect(try await connection.query("SHOW statement_timeout").rows[0].decode(String.self, column: 0) == "200ms")
+        let start = ContinuousClock.now
+        let error = await #expect(throws: PostgresError.self) { try await connection.query("SELECT pg_sleep(5)") }
+        #expect(error?.sqlState == .queryCanceled)
+        #expect(error?.code == .server)
+        #expect(start.elapsed < .seconds(2))
+        try await connection.setStatementTimeout(nil)
+        #expect(try await connection.query("SHOW statement_timeout").rows[0].decode(String.self, column: 0) == "0")
+        try await connection.query("SELECT pg_sleep(0.3)")
+        #expect(await connection.isConnected)
+    }
+
+    @Test("cancel() from another task stops pg_sleep(30) quickly with .queryCanceled", .timeLimit(.minutes(1)))
+    func cancelFromAnotherTask() async throws {
+        let connection = try await PG.connect()
+        let observer = try await PG.connect()
+        let pid = try await PG.backendPID(connection)
+        let start = ContinuousClock.now
+        let sleeper = Task { try await connection.query("SELECT pg_sleep(30)") }
+        try await PG.waitUntilActive(pid: pid, observer: observer)
+        connection.cancel()
+        let error = await #expect(throws: PostgresError.self) { try await sleeper.value }
+        #expect(error?.sqlState == .queryCanceled)
+        #expect(error?.code == .cancelled)
+        #expect(start.elapsed < .seconds(5))
+        #expect(try await connection.query("SELECT 1").rows.count == 1)  // still usable
+    }
+
+    @Test("cancelling the task running run(_:) cancels the statement", .timeLimit(.minutes(1)))
+    func taskCancellation() async throws {
+        let connection = try await PG.connect()
+        let observer = try await PG.connect()
+        let pid = try await PG.backendPID(connection)
+        let start = ContinuousClock.now
+        let sleeper = Task { try await connection.run("SELECT pg_sleep(30)") }
+        try await PG.waitUntilActive(pid: pid, observer: observer)
+        sleeper.cancel()
+        let error = await #expect(throws: PostgresError.self) { try await sleeper.value }
+        #expect(error?.code == .cancelled)
+        #expect(error?.sqlState == .queryCanceled)
+        #expect(start.elapsed < .seconds(5))
+        #expect(try await connection.run("SELECT 2").rows[0].decode(Int32.self, column: 0) == 2)
+        // Already cancelled before it starts: nothing is sent.
+        let early = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await connection.run("SELECT pg_sleep(30)")
+        }
+        let earlyError = await #expect(throws: PostgresError.self) { try await early.value }
+        #expect(earlyError?.code == .cancelled)
+    }
+
+    @Test("pg_terminate_backend: next call throws transient .connectionLost, then fails fast, no crash")
+    func terminatedBackend() async throws {
+        let connection = try await PG.connect()
+        let killer = try await PG.connect()
+        let pid = try await PG.backendPID(connection)
+        let terminated = try await killer.query("SELECT pg_terminate_backend(\(pid), 5000)").rows[0].decode(Bool.self, column: 0)
+        #expect(terminated)
+        let error = await #expect(throws: PostgresError.self) { try await connection.query("SELECT 1") }
+        #expect(error?.code == .connectionLost)
+        #expect(error?.isTransient == true)
+        #expect(await !connection.isConnected)
+        let again = await #expect(throws: PostgresError.self) {
+            try await connection.transaction { connection in try connection.execute("SELECT 1") }
+        }
+        #expect(again?.code == .connectionLost)
+        #expect(again?.isTransient == true)
+        connection.cancel()  // harmless on a dead connection
+        #expect(try await killer.query("SELECT 1").rows.count == 1)
+    }
+
+    @Test("server unreachable: .connectionFailed with a one-line message")
+    func unreachable() async throws {
+        let configuration = try PostgresConfiguration(url: "postgres://postgres@127.0.0.1:1/oauthq", connectTimeout: .seconds(3))
+        let start = ContinuousClock.now
+        let error = await #expect(throws: PostgresError.self) { try await PostgresConnection.connect(configuration) }
+        #expect(error?.code == .connectionFailed)
+        #expect(error?.isTransient == true)
+        let description = error?.description ?? ""
+        #expect(!description.contains("\n"))
+        #expect(description.contains("127.0.0.1"))
+        #expect(start.elapsed < .seconds(5))
+    }
+
+    @Test("a missing database: .connectionFailed naming it")
+    func missingDatabase() async throws {
+        var configuration = try PG.configuration()
+        configuration.database = "no_such_database_oauthq"
+        let error = await #expect(throws: PostgresError.self) { try await PostgresConnection.connect(configuration) }
+        #expect(error?.code == .connectionFailed)
+        #expect(error?.description.contains("no_such_database_oauthq") == true)
+    }
+
+    @Test("wrong password: .authenticationFailed, password never in the error")
+    func wrongPassword() async throws {
+        var configuration = try PostgresConfiguration(url: PG.passwordURL)
+        configuration["password"] = "wrong-hunter2-password"
+        let error = await #expect(throws: PostgresError.self) { try await PostgresConnection.connect(configuration) }
+        #expect(error?.code == .authenticationFailed)
+        #expect(error?.isTransient == false)
+        let text = String(reflecting: error as Any) + (error?.message ?? "")
+        #expect(!text.contains("hunter2"))
+        #expect(!text.contains("oauthq-test-password"))
+        #expect(!(error?.description.contains("\n") ?? true))
+    }
+
+    @Test("correct password (scram-sha-256) connects")
+    func correctPassword() async throws {
+        let connection = try await PostgresConnection.connect(PostgresConfiguration(url: PG.passwordURL))
+        #expect(try await connection.query("SELECT current_user").rows[0].decode(String.self, column: 0) == "oauthq_pw")
+    }
+
+    @Test("four connections run blocking statements in parallel (4 × pg_sleep(0.5) < 1 s)")
+    func parallelConnections() async throws {
+        var connections: [PostgresConnection] = []
+        for _ in 0..<4 { connections.append(try await PG.connect()) }
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for connection in connections {
+                group.addTask { _ = try await connection.query("SELECT pg_sleep(0.5)") }
+            }
+            try await group.waitForAll()
+        }
+        let elapsed = start.elapsed
+        #expect(elapsed >= .milliseconds(500))
+        #expect(elapsed < .seconds(1))
+    }
+
+    @Test("NOTICEs and WARNINGs do not disturb statements")
+    func notices() async throws {
+        let connection = try await PG.connect()
+        try await connection.execute("DO $$ BEGIN RAISE NOTICE 'hello'; RAISE WARNING 'careful'; END $$")
+        #expect(try await connection.query("SELECT 1").rows.count == 1)
+    }
+
+    @Test("a connection dropped without close() frees its handle and thread (backend goes away)")
+    func releasedWithoutClose() async throws {
+        let observer = try await PG.connect()
+        var connection: PostgresConnection? = try await PG.connect()
+        let pid = try await PG.backendPID(connection!)
+        connection = nil
+        for _ in 0..<100 {
+            let alive = try await observer.query("SELECT count(*) FROM pg_stat_activity WHERE pid = \(pid)").rows[0].decode(Int.self, column: 0)
+            if alive == 0 { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("backend \(pid) still alive after the connection was released")
+    }
+}
