@@ -20,6 +20,10 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# The real other side for the differential and interop tests: DOT 3.4.1 / Django 5.2 / Celery 5.7
+# in a git-ignored venv (.venv/), pinned by requirements-dev.txt.
+scripts/python-env.sh
+
 eval "$(scripts/services.sh up)"
 export REDIS_URL DATABASE_URL OAUTHQ_PASSWORD_DATABASE_URL
 

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The settings `cleartokens` reads, with Django OAuth Toolkit's names and defaults (DOT 3.4.1 §2.1).
 public struct ClearTokensSettings: Sendable, Equatable {

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Postgres
 
 /// The six steps of DOT 3.4.1's `clear_expired()`, in the order it runs them (§2.4).

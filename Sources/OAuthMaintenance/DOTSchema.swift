@@ -47,12 +47,12 @@ public enum DOTSchema {
             try conn.execute("SELECT pg_advisory_xact_lock(\(migrationLockKey))")
             let existing = try existingTables(on: conn)
             let missing = tables.filter { !existing.contains($0.name) }
-            for table in missing {
-                for statement in table.create { try conn.execute(PostgresQuery(unsafeSQL: statement)) }
-            }
-            for table in missing {
-                for statement in table.constraints + table.indexes + table.foreignKeys {
-                    try conn.execute(PostgresQuery(unsafeSQL: statement))
+            // Phase by phase across all tables, as pg_dump orders them: a foreign key needs the
+            // referenced table's primary key or unique constraint to exist already.
+            let phases: [KeyPath<Table, [String]>] = [\.create, \.constraints, \.indexes, \.foreignKeys]
+            for phase in phases {
+                for table in missing {
+                    for statement in table[keyPath: phase] { try conn.execute(PostgresQuery(unsafeSQL: statement)) }
                 }
             }
             return MigrationReport(
@@ -97,10 +97,10 @@ public enum DOTSchema {
 
     /// The column names of a `CREATE TABLE name (\n    col type,\n …)` statement.
     static func columnNames(inCreateTable sql: String) -> [String] {
-        sql.split(separator: "\n").dropFirst().compactMap { line in
+        sql.split(separator: "\n").dropFirst().compactMap { (line: Substring) -> String? in
             let trimmed = line.drop { $0 == " " }
             guard trimmed.count < line.count, let first = trimmed.split(separator: " ").first else { return nil }
-            return String(first).replacingOccurrences(of: "\"", with: "")
+            return first.filter { $0 != "\"" }
         }
     }
 

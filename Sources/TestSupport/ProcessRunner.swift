@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Runs a program to completion and captures what it printed.
 public struct ProcessOutput: Sendable {

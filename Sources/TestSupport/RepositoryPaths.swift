@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Paths inside the checkout, for tests that run the built binary or the Python reference side.
 public enum RepositoryPaths {

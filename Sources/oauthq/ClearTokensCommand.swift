@@ -63,7 +63,7 @@ struct ClearTokensCommand: AsyncParsableCommand {
             let settings: ClearTokensSettings
             do {
                 settings = try ClearTokensSettings(values: settingValues())
-            } catch {
+            } catch let error as ClearTokensSettings.ConfigurationError {
                 throw CommandFailure(exitCode: 1, "ImproperlyConfigured: \(error.description)")
             }
             if settings.expiryDisabled {
