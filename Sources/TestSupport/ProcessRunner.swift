@@ -8,18 +8,22 @@ public struct ProcessOutput: Sendable {
 }
 
 public enum ProcessRunner {
-    /// Runs `executable` with `arguments` and extra environment variables; waits for it to exit.
+    /// Runs `executable` with `arguments`, this process's environment plus `environment` and less
+    /// `removing`; waits for it to exit.
     /// Output is read on background threads so a chatty child never blocks on a full pipe.
     public static func run(
         _ executable: URL,
         _ arguments: [String],
         environment: [String: String] = [:],
+        removing removedVariables: [String] = [],
         input: String? = nil
     ) throws -> ProcessOutput {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        var merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        for name in removedVariables { merged[name] = nil }
+        process.environment = merged
         let out = Pipe()
         let err = Pipe()
         let stdin = Pipe()

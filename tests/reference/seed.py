@@ -144,6 +144,22 @@ def scenarios(rows):
     return ids
 
 
+def boundaries(rows):
+    """Rows exactly at each cutoff (run cleartokens with the same --now): they pin the operators,
+    `<=` for revoked and idle-expired refresh tokens, strict `<` for access/ID tokens and grants.
+    Cutoffs covered: now, now - 3600 s (GRACE=3600) and now - 86400 s (EXPIRE=86400)."""
+    now, ids = rows.now, {}
+    for name, delta in (("now", 0), ("grace", 3600), ("expire", 86400)):
+        at = now - dt.timedelta(seconds=delta)
+        ids[f"RTrev@{name}"] = rows.refresh_token(f"boundary:RTrev@{name}", revoked=at)
+        ids[f"AT@{name}"] = rows.access_token(f"boundary:AT@{name}", at)
+        ids[f"RTlive@{name}"] = rows.refresh_token(f"boundary:RTlive@{name}", access_token=ids[f"AT@{name}"])
+        ids[f"ATfree@{name}"] = rows.access_token(f"boundary:ATfree@{name}", at)
+        ids[f"IDT@{name}"] = rows.id_token(f"boundary:IDT@{name}", at)
+        ids[f"G@{name}"] = rows.grant_code(f"boundary:G@{name}", at)
+    return ids
+
+
 def random_mix(rows, count, rng, tag):
     now = rows.now
 
@@ -177,6 +193,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     parser.add_argument("--scenarios", action="store_true", help="insert the section 2.7 rows")
+    parser.add_argument("--boundaries", action="store_true", help="insert rows exactly at each cutoff")
     parser.add_argument("--count", type=int, default=0, help="random token units to insert")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--now", help="ISO 8601 instant; default: current time")
@@ -192,6 +209,8 @@ def main():
         user_id, app_id = owners(cur, now)
         rows = Rows(cur, now, app_id, user_id)
         labels = scenarios(rows) if args.scenarios else {}
+        if args.boundaries:
+            labels.update(boundaries(rows))
         random_mix(rows, args.count, rng, args.batch_label or str(args.seed))
         rows.write(cur)
     summary = {"now": now.isoformat(), "user_id": user_id, "application_id": app_id, "scenarios": labels,
