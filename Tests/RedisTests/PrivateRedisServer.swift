@@ -1,0 +1,105 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A redis-server of the test's own, on a free loopback port and a Unix socket in a temporary
+/// directory, without persistence. Used for `requirepass`/ACL tests and for stopping a server mid-test,
+/// which the shared server must never see. Call ``stop()`` at the end.
+final class PrivateRedisServer: @unchecked Sendable {
+    // @unchecked Sendable: `process` is only touched by start()/stop(), which a test calls in sequence.
+    let port: Int
+    let directory: URL
+    let password: String?
+    private var process: Process?
+
+    var unixSocketPath: String { directory.appendingPathComponent("redis.sock").path }
+    var tcpURL: String { "redis://127.0.0.1:\(port)" }
+
+    /// Reserves a port and a directory; `start` launches the server.
+    init(password: String? = nil) throws {
+        self.port = try Self.freeLoopbackPort()
+        self.password = password
+        self.directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("oauthq-redis-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    /// Starts the server and waits until it accepts connections (at most 5 s).
+    func start() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+        var arguments = [
+            "--bind", "127.0.0.1", "--port", String(port),
+            "--unixsocket", unixSocketPath, "--unixsocketperm", "700",
+            "--dir", directory.path,
+            "--pidfile", directory.appendingPathComponent("redis.pid").path,
+            "--logfile", directory.appendingPathComponent("redis.log").path,
+            "--save", "", "--appendonly", "no", "--daemonize", "no",
+        ]
+        if let password { arguments += ["--requirepass", password] }
+        process.arguments = arguments
+        try process.run()
+        self.process = process
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            if Self.isListening(port: port) && FileManager.default.fileExists(atPath: unixSocketPath) { return }
+            usleep(10_000)
+        }
+        stop()
+        throw CocoaError(.fileReadUnknown)
+    }
+
+    /// Stops the server (SIGKILL, then waits) and removes its directory.
+    func stop() {
+        kill()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Kills the server (SIGKILL) but keeps the directory.
+    ///
+    /// SIGKILL, not `terminate()` (SIGTERM): a process spawned from a libdispatch worker thread inherits
+    /// its signal mask, in which SIGTERM is blocked, so redis-server would never see it.
+    func kill() {
+        if let process, process.isRunning {
+            _ = Glibc.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        process = nil
+    }
+
+    /// A port on 127.0.0.1 that nothing listens on right now (bind to 0, read it, close).
+    static func freeLoopbackPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw POSIXError(.EADDRINUSE) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func isListening(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+}
