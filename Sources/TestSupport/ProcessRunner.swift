@@ -44,6 +44,26 @@ public enum ProcessRunner {
     }
 }
 
+extension ProcessRunner {
+    /// ``run(_:_:environment:removing:input:)`` on a thread of its own, so waiting for the child never
+    /// blocks Swift's cooperative pool (which the tests, and every other suite, run on).
+    public static func output(
+        _ executable: URL,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        removing: [String] = [],
+        input: String? = nil
+    ) async throws -> ProcessOutput {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result {
+                    try run(executable, arguments, environment: environment, removing: removing, input: input)
+                })
+            }
+        }
+    }
+}
+
 /// Reads a file handle to EOF on its own thread.
 private final class ReadAll: @unchecked Sendable {
     // @unchecked Sendable: `data` is written once by the reader thread before `done` is signalled and

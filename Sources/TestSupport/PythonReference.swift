@@ -15,11 +15,11 @@ public enum PythonReference {
         environment: [String: String] = [:],
         removing: [String] = [],
         input: String? = nil
-    ) throws -> ProcessOutput {
+    ) async throws -> ProcessOutput {
         guard FileManager.default.isExecutableFile(atPath: RepositoryPaths.venvPython.path) else {
             throw PythonReferenceMissing()
         }
-        return try ProcessRunner.run(
+        return try await ProcessRunner.output(
             RepositoryPaths.venvPython,
             [RepositoryPaths.reference(script).path] + arguments,
             environment: environment,
