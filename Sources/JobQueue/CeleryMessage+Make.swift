@@ -169,7 +169,8 @@ extension CeleryMessage {
             "timelimit": [number(timeLimit.hard), number(timeLimit.soft)],
             "root_id": .string(root),
             "parent_id": string(parentID),
-            "argsrepr": .string(argsrepr ?? JSONValue.array(args).celerySafeRepr()),
+            // as_task_v2 does `args = args or ()`, so empty args print as a tuple.
+            "argsrepr": .string(argsrepr ?? (args.isEmpty ? "()" : JSONValue.array(args).celerySafeRepr())),
             "kwargsrepr": .string(kwargsrepr ?? JSONValue.object(kwargs).celerySafeRepr()),
             "origin": .string(origin),
             "ignore_result": ignoreResult,

@@ -22,6 +22,12 @@ import Testing
         return FileManager.default.isExecutableFile(atPath: venv.path) ? venv : nil
     }()
 
+    /// The headers Celery's `as_task_v2` writes (celery-redis.md §1.3).
+    static let standardHeaders: Set<String> = [
+        "lang", "task", "id", "shadow", "eta", "expires", "group", "group_index", "retries", "timelimit", "root_id",
+        "parent_id", "argsrepr", "kwargsrepr", "origin", "ignore_result", "replaced_task_nesting", "stamped_headers", "stamps",
+    ]
+
     static let inCI = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty } ?? false
 
     @Test(.enabled(if: python != nil || inCI, "no .venv/bin/python (set OAUTHQ_PYTHON or create the venv)"))
@@ -34,7 +40,7 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
 
-        try write(messages(), to: directory.appendingPathComponent("messages.json"))
+        try write(try messages(), to: directory.appendingPathComponent("messages.json"))
         try write(values(), to: directory.appendingPathComponent("values.json"))
         try write(results(), to: directory.appendingPathComponent("results.json"))
 
@@ -57,10 +63,10 @@ import Testing
         try Data(value.serialized()).write(to: url)
     }
 
-    private func messages() -> JSONValue {
+    private func messages() throws -> JSONValue {
         let now = Date()
         let eta = CeleryTimestamp.parse("2030-01-02T03:04:05.250000+00:00")!
-        let samples: [CeleryMessage] = [
+        var samples: [CeleryMessage] = [
             .make(taskName: "oauth2_provider.cleartokens", args: [1, "two"], kwargs: ["dry_run": true]),
             .make(taskName: "oauth2_provider.cleartokens"),
             .make(
@@ -71,6 +77,9 @@ import Testing
             ),
             .make(taskName: "oauth2_provider.cleartokens", args: [.string(String(repeating: "long ", count: 400))], priority: 9),
         ]
+        // Celery's retry republish and kombu's restore of our own messages.
+        samples.append(try CeleryMessage.decode(samples[2].retried(eta: now.addingTimeInterval(30), retries: 3)).get())
+        samples.append(try CeleryMessage.decode(samples[0].redelivered()).get())
         return .array(
             samples.map { m in
                 [
@@ -83,6 +92,7 @@ import Testing
                         "eta": m.eta.map { .string(CeleryTimestamp.format($0)) } ?? nil,
                         "expires": m.expires.map { .string(CeleryTimestamp.format($0)) } ?? nil,
                         "expiration": m.properties["expiration"] ?? nil,
+                        "extra_headers": .object(JSONObject(m.headers.filter { !Self.standardHeaders.contains($0.key) }.map { ($0.key, $0.value) })),
                     ],
                 ]
             }
