@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "oauthq", targets: ["oauthq"]),
+        .library(name: "JobQueue", targets: ["JobQueue"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -46,6 +47,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(name: "JobQueue", swiftSettings: strict),
         .target(name: "TestSupport", dependencies: ["Redis", "Postgres"], swiftSettings: strict),
         .executableTarget(
             name: "oauthq",
@@ -65,6 +67,7 @@ let package = Package(
             dependencies: ["OAuthMaintenance", "Postgres", "TestSupport"],
             swiftSettings: strict
         ),
+        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue"], exclude: ["python"], swiftSettings: strict),
         .testTarget(name: "OAuthQTests", dependencies: ["TestSupport"], swiftSettings: strict),
     ]
 )
