@@ -15,6 +15,13 @@ private actor BlockingWorker {
         return executor.isCurrentThread
     }
 
+    /// Blocks like a C call and reports when it really ran, measured on the executing thread.
+    func timedBlock(milliseconds: UInt32) -> (start: ContinuousClock.Instant, end: ContinuousClock.Instant, onOwnThread: Bool) {
+        let start = ContinuousClock.now
+        usleep(milliseconds * 1000)
+        return (start, ContinuousClock.now, executor.isCurrentThread)
+    }
+
     var counter = 0
     func increment() -> Int {
         counter += 1
@@ -34,29 +41,29 @@ struct DedicatedThreadExecutorTests {
     @Test("blocking calls on four actors overlap and leave the cooperative pool free")
     func blockingDoesNotStallPool() async {
         let workers = (0..<4).map { BlockingWorker(name: "t-block-\($0)") }
-        let start = ContinuousClock.now
-        // A ticker on the cooperative pool: with the pool blocked it would barely run.
-        let ticker = Task { () -> Int in
-            var ticks = 0
+        // A ticker on the cooperative pool records when it ran: with the pool blocked it could not.
+        let ticker = Task { () -> [ContinuousClock.Instant] in
+            var ticks: [ContinuousClock.Instant] = []
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(20))
-                ticks += 1
+                ticks.append(.now)
             }
             return ticks
         }
-        await withTaskGroup(of: Bool.self) { group in
+        let intervals = await withTaskGroup(of: (start: ContinuousClock.Instant, end: ContinuousClock.Instant, onOwnThread: Bool).self) { group in
             for worker in workers {
-                group.addTask { await worker.block(milliseconds: 600) }
+                group.addTask { await worker.timedBlock(milliseconds: 1_000) }
             }
-            for await onOwnThread in group {
-                #expect(onOwnThread)
-            }
+            return await group.reduce(into: []) { $0.append($1) }
         }
-        let elapsed = ContinuousClock.now - start
         ticker.cancel()
         let ticks = await ticker.value
-        #expect(elapsed < .milliseconds(1_200), "four 600 ms blocking calls should overlap, took \(elapsed)")
-        #expect(ticks >= 10, "the cooperative pool was stalled: only \(ticks) ticks of 20 ms in \(elapsed)")
+        #expect(intervals.allSatisfy { $0.onOwnThread })
+        // All four were blocked at the same moment: the latest start precedes the earliest end.
+        let latestStart = intervals.map(\.start).max()!, earliestEnd = intervals.map(\.end).min()!
+        #expect(latestStart < earliestEnd, "the four blocking calls ran one after another")
+        // And the cooperative pool kept running while all four were blocked.
+        #expect(ticks.contains { $0 > latestStart && $0 < earliestEnd }, "the cooperative pool was stalled")
     }
 
     @Test("jobs on one executor run serially and none is lost")
