@@ -264,11 +264,9 @@ struct RedisConnectionTests {
         #expect([.eof, .io].contains(error.code))
         #expect(error.isTransient)
         #expect(await !victim.isAlive)
-        let clock = ContinuousClock()
-        let start = clock.now
+        // .connectionClosed (not .io/.eof) shows the call failed without touching the network.
         let later = try await #require(throws: RedisError.self) { try await victim.command("PING") }
         #expect(later.code == .connectionClosed)
-        #expect(clock.now - start < .milliseconds(100))
         await #expect(throws: RedisError.self) { try await victim.pipeline([["PING"].map(bytes)]) }
         await #expect(throws: RedisError.self) { try await victim.nextReply(timeout: .milliseconds(10)) }
     }
@@ -338,10 +336,10 @@ struct RedisConnectionTests {
         let clock = ContinuousClock()
         let start = clock.now
         let error = try await #require(throws: RedisError.self) {
-            try await RedisConnection.connect(configuration, retrying: RedisReconnectPolicy(initialDelay: .seconds(1), maxAttempts: 5))
+            try await RedisConnection.connect(configuration, retrying: RedisReconnectPolicy(initialDelay: .seconds(20), maxAttempts: 5))
         }
         #expect(error.code == .server)
-        #expect(clock.now - start < .milliseconds(900))
+        #expect(clock.now - start < .seconds(9), "a retry would have slept at least 10 s first (20 s, jitter 0.5)")
     }
 
     @Test("connect(retrying:) stops when its task is cancelled")
@@ -383,7 +381,6 @@ struct RedisConnectionTests {
         async let delivered = subscriber.nextReply(timeout: .seconds(5))
         try await Task.sleep(for: .milliseconds(100))
         _ = try await publisher.command("PUBLISH", channel, "late")
-        #expect(try await delivered?.array?.last == .bulk(bytes("late")))
-        #expect(clock.now - start < .seconds(4))
+        #expect(try await delivered?.array?.last == .bulk(bytes("late")))  // non-nil: before the 5 s timeout
     }
 }
