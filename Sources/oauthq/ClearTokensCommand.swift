@@ -40,6 +40,9 @@ struct ClearTokensCommand: AsyncParsableCommand {
     @Flag(help: "Print the summary as JSON on stdout.")
     var json = false
 
+    @Option(help: .hidden)  // ISO 8601 instant to use as the run's `now` (benchmarks, replays)
+    var now: String?
+
     static let lockedExitCode: Int32 = 75  // EX_TEMPFAIL
 
     /// Environment values with DOT's names, overridden by the flags that were given.
@@ -69,10 +72,17 @@ struct ClearTokensCommand: AsyncParsableCommand {
             if settings.expiryDisabled {
                 FileHandle.standardError.write(Data((ClearTokensSettings.expiryDisabledWarning + "\n").utf8))
             }
+            var instant = Date()
+            if let now {
+                guard let parsed = ISO8601Instant.parse(now) else {
+                    throw CommandFailure(exitCode: 2, "--now must be an ISO 8601 instant with an offset")
+                }
+                instant = parsed
+            }
             let db = try await PostgresConnection.connect(PostgresConfiguration(url: connection.databaseURL()))
             let summary: ClearTokensSummary
             do {
-                summary = try await ClearTokensJob(settings: settings).run(on: db, dryRun: dryRun) { event in
+                summary = try await ClearTokensJob(settings: settings).run(on: db, now: instant, dryRun: dryRun) { event in
                     if case .step(let result) = event { Console.info(Self.describe(result, dryRun: dryRun)) }
                 }
             } catch let error as ClearTokensError where error.code == .alreadyRunning {
@@ -99,5 +109,21 @@ struct ClearTokensCommand: AsyncParsableCommand {
         let rate = result.seconds > 0 ? Int(Double(result.deleted) / result.seconds) : result.deleted
         let batches = result.batches == 1 ? "1 batch" : "\(result.batches) batches"
         return "\(head) \(result.deleted) deleted, \(batches), \(String(format: "%.2f", result.seconds)) s (\(rate) rows/s)"
+    }
+}
+
+/// `2026-11-30T01:56:34.908906+00:00` (microseconds kept, any offset).
+enum ISO8601Instant {
+    static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        var whole = text, fraction = 0.0
+        if let dot = text.firstIndex(of: "."),
+            let end = text[dot...].firstIndex(where: { $0 == "+" || $0 == "-" || $0 == "Z" })
+        {
+            fraction = Double("0" + text[dot..<end]) ?? 0
+            whole = String(text[..<dot] + text[end...])
+        }
+        return formatter.date(from: whole).map { $0.addingTimeInterval(fraction) }
     }
 }

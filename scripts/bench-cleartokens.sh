@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Benchmark: DOT 3.4.1's `manage.py cleartokens` vs `oauthq cleartokens` vs a hand-written batched SQL
+# floor, on one seeded database cloned for each, in one run. Not part of the test suite.
+#
+#   scripts/bench-cleartokens.sh [UNITS]      (default 1000000 access tokens, each with its mix of
+#                                              refresh tokens, ID tokens and grants: tests/reference/seed.py)
+#
+# Settings: REFRESH_TOKEN_EXPIRE_SECONDS=86400 (all six steps have work), batch size 10000, one frozen
+# `now` shared by every run so all four must end with identical tables (checked). Prints a Markdown
+# table: seconds, ratio to the floor, speed-up over DOT, peak RSS of the client process.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+UNITS="${1:-1000000}"
+EXPIRE=86400
+BATCH=10000
+
+command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
+scripts/python-env.sh
+eval "$(scripts/services.sh up)"
+swift build -c release --product oauthq 2>&1 | tail -1
+OAUTHQ="$ROOT/.build/release/oauthq"
+PY="$ROOT/.venv/bin/python"
+NOW="$(date -u +%Y-%m-%dT%H:%M:%S.123456+00:00)"
+ADMIN="$DATABASE_URL"
+url_for() { echo "${ADMIN%/*}/$1"; }
+psql_admin() { psql "$ADMIN" -qAt -v ON_ERROR_STOP=1 -c "$1"; }
+
+TPL=bench_ct_tpl
+echo "== seeding $UNITS units into $TPL (now = $NOW)" >&2
+psql_admin "DROP DATABASE IF EXISTS $TPL WITH (FORCE)"
+psql_admin "CREATE DATABASE $TPL"
+DATABASE_URL="$(url_for $TPL)" "$PY" tests/reference/manage.py migrate --verbosity 0
+DATABASE_URL="$(url_for $TPL)" "$PY" tests/reference/seed.py --count "$UNITS" --seed 42 --now "$NOW" >/dev/null
+psql "$(url_for $TPL)" -qc "VACUUM ANALYZE" >/dev/null
+ROWS="$(psql "$(url_for $TPL)" -qAt -c "SELECT (SELECT count(*) FROM oauth2_provider_accesstoken) || ' access, ' ||
+  (SELECT count(*) FROM oauth2_provider_refreshtoken) || ' refresh, ' || (SELECT count(*) FROM oauth2_provider_idtoken)
+  || ' ID tokens, ' || (SELECT count(*) FROM oauth2_provider_grant) || ' grants'")"
+echo "== seeded: $ROWS" >&2
+
+clone() { psql_admin "DROP DATABASE IF EXISTS $1 WITH (FORCE)"; psql_admin "CREATE DATABASE $1 TEMPLATE $TPL"; }
+for db in bench_ct_dot bench_ct_oauthq bench_ct_floor bench_ct_idx; do clone $db; done
+echo "== building the opt-in cleanup indexes on bench_ct_idx (not timed)" >&2
+"$OAUTHQ" migrate --cleanup-indexes --database-url "$(url_for bench_ct_idx)" >/dev/null
+psql "$(url_for bench_ct_idx)" -qc "ANALYZE" >/dev/null
+psql "$(url_for bench_ct_floor)" -qc "\i scripts/bench/cleartokens_floor.sql" >/dev/null
+
+declare -A SECS RSS
+run() { # name, command...
+    local name="$1"; shift
+    local out; out="$(mktemp)"
+    echo "== $name" >&2
+    /usr/bin/time -f "%e %M" -o "$out" "$@" >/dev/null 2>"$out.err" || { cat "$out.err" >&2; exit 1; }
+    read -r SECS[$name] RSS[$name] <"$out"
+    echo "   ${SECS[$name]} s, peak RSS $((${RSS[$name]} / 1024)) MiB" >&2
+}
+export REFRESH_TOKEN_EXPIRE_SECONDS=$EXPIRE CLEAR_EXPIRED_TOKENS_BATCH_SIZE=$BATCH
+run dot env DATABASE_URL="$(url_for bench_ct_dot)" "$PY" tests/reference/cleartokens_at.py --now "$NOW"
+run oauthq "$OAUTHQ" cleartokens --database-url "$(url_for bench_ct_oauthq)" --now "$NOW"
+run floor psql "$(url_for bench_ct_floor)" -qc "CALL oauthq_bench_floor('$NOW'::timestamptz, '$NOW'::timestamptz,
+    '$NOW'::timestamptz - interval '$EXPIRE seconds', $BATCH)"
+run oauthq_idx "$OAUTHQ" cleartokens --database-url "$(url_for bench_ct_idx)" --now "$NOW"
+
+fingerprint() {
+    psql "$(url_for "$1")" -qAt -c "SELECT md5(string_agg(t, '|')) FROM (
+      SELECT (SELECT md5(coalesce(string_agg(id || ':' || coalesce(source_refresh_token_id::text, '') || ':' ||
+              coalesce(id_token_id::text, ''), ',' ORDER BY id), '')) FROM oauth2_provider_accesstoken) AS t
+      UNION ALL SELECT (SELECT md5(coalesce(string_agg(id || ':' || coalesce(access_token_id::text, ''), ',' ORDER BY id), ''))
+              FROM oauth2_provider_refreshtoken)
+      UNION ALL SELECT (SELECT md5(coalesce(string_agg(id::text, ',' ORDER BY id), '')) FROM oauth2_provider_idtoken)
+      UNION ALL SELECT (SELECT md5(coalesce(string_agg(id::text, ',' ORDER BY id), '')) FROM oauth2_provider_grant)) s"
+}
+REF="$(fingerprint bench_ct_dot)"
+for db in bench_ct_oauthq bench_ct_floor bench_ct_idx; do
+    [ "$(fingerprint $db)" = "$REF" ] || { echo "bench: $db does not end with DOT's rows" >&2; exit 1; }
+done
+LEFT="$(psql "$(url_for bench_ct_dot)" -qAt -c "SELECT (SELECT count(*) FROM oauth2_provider_accesstoken) +
+  (SELECT count(*) FROM oauth2_provider_refreshtoken) + (SELECT count(*) FROM oauth2_provider_idtoken) +
+  (SELECT count(*) FROM oauth2_provider_grant)")"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+echo
+echo "cleartokens, $UNITS units ($ROWS; $LEFT rows remain, identical in all four runs), EXPIRE=$EXPIRE, batch $BATCH"
+echo
+echo "| run | seconds | vs SQL floor | speed-up over DOT | peak RSS (client) |"
+echo "|---|---:|---:|---:|---:|"
+for name in dot floor oauthq oauthq_idx; do
+    label="$name"
+    case $name in
+    dot) label="DOT 3.4.1 manage.py cleartokens" ;;
+    floor) label="hand-written batched SQL floor" ;;
+    oauthq) label="oauthq cleartokens" ;;
+    oauthq_idx) label="oauthq cleartokens + cleanup indexes" ;;
+    esac
+    echo "| $label | ${SECS[$name]} | $(ratio "${SECS[$name]}" "${SECS[floor]}")× | $(ratio "${SECS[dot]}" "${SECS[$name]}")× | $((${RSS[$name]} / 1024)) MiB |"
+done
+for db in $TPL bench_ct_dot bench_ct_oauthq bench_ct_floor bench_ct_idx; do psql_admin "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done
