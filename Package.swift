@@ -65,6 +65,10 @@ let package = Package(
             dependencies: ["OAuthMaintenance", "Postgres", "TestSupport"],
             swiftSettings: strict
         ),
-        .testTarget(name: "OAuthQTests", dependencies: ["TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "OAuthQTests",
+            dependencies: ["TestSupport", "Postgres", "OAuthMaintenance"],
+            swiftSettings: strict
+        ),
     ]
 )
