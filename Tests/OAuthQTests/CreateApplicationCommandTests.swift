@@ -7,11 +7,11 @@ import TestSupport
 /// `oauthq createapplication` as a process: exit statuses, stdout/stderr discipline, bad input.
 @Suite("oauthq createapplication (CLI)")
 struct CreateApplicationCommandTests {
-    static func oauthq(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
+    static func oauthq(_ arguments: [String], environment: [String: String] = [:]) async throws -> ProcessOutput {
         let binary = RepositoryPaths.oauthqBinary
         try #require(
             FileManager.default.isExecutableFile(atPath: binary.path), "build first: swift build --build-tests (\(binary.path))")
-        return try ProcessRunner.run(binary, ["createapplication"] + arguments, environment: environment)
+        return try await ProcessRunner.runOffPool(binary, ["createapplication"] + arguments, environment: environment)
     }
 
     static func stderrLines(_ output: ProcessOutput) -> [Substring] {
@@ -22,16 +22,16 @@ struct CreateApplicationCommandTests {
     static let usageStatus: Int32 = 64
 
     @Test("a missing positional argument is a usage error: EX_USAGE, nothing on stdout")
-    func missingPositional() throws {
-        let output = try Self.oauthq(["confidential", "--database-url", "postgres://postgres@127.0.0.1:1/none"])
+    func missingPositional() async throws {
+        let output = try await Self.oauthq(["confidential", "--database-url", "postgres://postgres@127.0.0.1:1/none"])
         #expect(output.status == Self.usageStatus)
         #expect(output.stdout.isEmpty)
         #expect(output.stderr.contains("Missing expected argument '<authorization-grant-type>'"))
     }
 
     @Test("an unknown option (e.g. --allowed-origins, which DOT refuses too) is a usage error")
-    func unknownOption() throws {
-        let output = try Self.oauthq(["public", "password", "--allowed-origins", "https://x"])
+    func unknownOption() async throws {
+        let output = try await Self.oauthq(["public", "password", "--allowed-origins", "https://x"])
         #expect(output.status == Self.usageStatus)
         #expect(output.stderr.contains("Unknown option '--allowed-origins'"))
         #expect(output.stdout.isEmpty)
@@ -43,8 +43,8 @@ struct CreateApplicationCommandTests {
             "postgres://postgres@127.0.0.1:notaport/x", "mysql://x@y/z", "dbname='unterminated",
             "postgres://postgres@127.0.0.1:1/unreachable",
         ])
-    func badDatabase(url: String) throws {
-        let output = try Self.oauthq(["public", "password", "--database-url", url])
+    func badDatabase(url: String) async throws {
+        let output = try await Self.oauthq(["public", "password", "--database-url", url])
         #expect(output.status == 1)
         #expect(output.stdout.isEmpty)
         let lines = Self.stderrLines(output)
@@ -54,16 +54,16 @@ struct CreateApplicationCommandTests {
     }
 
     @Test("no database at all: one line naming the flag and the variable, exit 2")
-    func noDatabase() throws {
+    func noDatabase() async throws {
         // The parent's DATABASE_URL is overridden by an empty value, which counts as unset.
-        let output = try Self.oauthq(["public", "password"], environment: ["DATABASE_URL": ""])
+        let output = try await Self.oauthq(["public", "password"], environment: ["DATABASE_URL": ""])
         #expect(output.status == 2)
         #expect(Self.stderrLines(output) == ["oauthq: error: no database given: pass --database-url or set DATABASE_URL"])
     }
 
     @Test("a bad setting: one line naming the variable (not its value), exit 1, before connecting")
-    func badSetting() throws {
-        let output = try Self.oauthq(
+    func badSetting() async throws {
+        let output = try await Self.oauthq(
             ["public", "password", "--database-url", "postgres://postgres@127.0.0.1:1/unreachable"],
             environment: ["OAUTHQ_PBKDF2_ITERATIONS": "lots"])
         #expect(output.status == 1)
@@ -79,7 +79,7 @@ struct CreateApplicationCommandTests {
             try await DOTSchema.migrate(on: connection)
             await connection.close()
 
-            let created = try Self.oauthq(
+            let created = try await Self.oauthq(
                 ["public", "client-credentials", "--client-id", "cli-1", "--database-url", database.url],
                 environment: ["OAUTHQ_PBKDF2_ITERATIONS": "1000"])
             #expect(created.status == 0)
@@ -91,7 +91,7 @@ struct CreateApplicationCommandTests {
             #expect(secret.count == 128)
             #expect(created.stdout.components(separatedBy: secret).count == 2)
 
-            let duplicate = try Self.oauthq(["public", "client-credentials", "--client-id", "cli-1", "--database-url", database.url])
+            let duplicate = try await Self.oauthq(["public", "client-credentials", "--client-id", "cli-1", "--database-url", database.url])
             #expect(duplicate.status == 1)
             #expect(duplicate.stderr.isEmpty)
             #expect(
