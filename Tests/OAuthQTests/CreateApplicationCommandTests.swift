@@ -18,10 +18,10 @@ struct CreateApplicationCommandTests {
         output.stderr.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.isEmpty }
     }
 
-    /// argument-parser's usage-error status, `EX_USAGE` (DOT's argparse uses 2).
-    static let usageStatus: Int32 = 64
+    /// The usage-error status: 2, as argparse (and so DOT) exits.
+    static let usageStatus: Int32 = 2  // argparse's status, which oauthq keeps for usage errors
 
-    @Test("a missing positional argument is a usage error: EX_USAGE, nothing on stdout")
+    @Test("a missing positional argument is a usage error: status 2, nothing on stdout")
     func missingPositional() async throws {
         let output = try await Self.oauthq(["confidential", "--database-url", "postgres://postgres@127.0.0.1:1/none"])
         #expect(output.status == Self.usageStatus)
