@@ -1,0 +1,198 @@
+import Foundation
+import OAuthMaintenance
+import Postgres
+import Testing
+import TestSupport
+
+@Suite(
+    "cleartokens: dry run, single flight, live traffic",
+    .enabled(if: TestEnvironment.shouldRunPostgres && PythonReference.shouldRun)
+)
+struct ClearTokensJobTests {
+    static let now = "2026-11-30T01:56:34.908906+00:00"
+    static let settings = ClearTokensSettings(refreshTokenExpireSeconds: 86400, batchSize: 500)
+
+    /// A migrated database seeded with the §2.7 scenarios, boundary rows and `count` random units.
+    static func seeded(_ database: TemporaryDatabase, count: Int) async throws -> PostgresConnection {
+        let connection = try await database.connect()
+        try await DOTSchema.migrate(on: connection)
+        let seed = try await PythonReference.run(
+            "seed.py", ["--scenarios", "--boundaries", "--count", String(count), "--seed", "3", "--now", now],
+            environment: ["DATABASE_URL": database.url]
+        )
+        try #require(seed.status == 0, "seed failed: \(seed.stderr)")
+        return connection
+    }
+
+    static func instant() throws -> Date { try #require(ISO8601.parse(now)) }
+
+    @Test("--dry-run counts exactly what a real run then deletes, and deletes nothing")
+    func dryRun() async throws {
+        try await TemporaryDatabase.with(prefix: "ct_dry") { database in
+            let connection = try await Self.seeded(database, count: 1500)
+            let before = try await TableSnapshot.take(database.url)
+            let job = ClearTokensJob(settings: Self.settings)
+            let dry = try await job.run(on: connection, now: try Self.instant(), dryRun: true)
+            #expect(dry.dryRun)
+            #expect(try await TableSnapshot.take(database.url) == before, "a dry run deleted rows")
+            let real = try await job.run(on: connection, now: try Self.instant())
+            #expect(dry.steps.map(\.deleted) == real.steps.map(\.deleted))
+            #expect(real.totalDeleted > 1000)
+        }
+    }
+
+    @Test("a second run while one holds the lock ends at once with 'already running' and deletes nothing")
+    func singleFlight() async throws {
+        try await TemporaryDatabase.with(prefix: "ct_lock") { database in
+            let connection = try await Self.seeded(database, count: 200)
+            let holder = try await database.connect()
+            #expect(try await holder.tryAdvisoryLock(ClearTokensJob.lockKey))
+            let before = try await TableSnapshot.take(database.url)
+            let started = ContinuousClock.now
+            let error = await #expect(throws: ClearTokensError.self) {
+                try await ClearTokensJob(settings: Self.settings).run(on: connection, now: try Self.instant())
+            }
+            #expect(error?.code == .alreadyRunning)
+            #expect(ContinuousClock.now - started < .seconds(5), "it must not wait for the lock")
+            #expect(try await TableSnapshot.take(database.url) == before)
+            // Released: the next run goes ahead.
+            try await holder.advisoryUnlock(ClearTokensJob.lockKey)
+            let summary = try await ClearTokensJob(settings: Self.settings).run(on: connection, now: try Self.instant())
+            #expect(summary.totalDeleted > 0)
+            // The run released its own lock: another connection can take it.
+            #expect(try await holder.tryAdvisoryLock(ClearTokensJob.lockKey))
+        }
+    }
+
+    @Test("two concurrent runs: exactly one deletes, the other reports 'already running' or finds nothing")
+    func concurrentRuns() async throws {
+        try await TemporaryDatabase.with(prefix: "ct_two") { database in
+            let first = try await Self.seeded(database, count: 3000)
+            let second = try await database.connect()
+            let before = try await TableSnapshot.take(database.url)
+            let job = ClearTokensJob(settings: ClearTokensSettings(refreshTokenExpireSeconds: 86400, batchSize: 50))
+            async let a: ClearTokensSummary? = try? job.run(on: first, now: try Self.instant())
+            async let b: ClearTokensSummary? = try? job.run(on: second, now: try Self.instant())
+            let results = await [a, b].compactMap { $0 }
+            let after = try await TableSnapshot.take(database.url)
+            // Deletions add up exactly: no row deleted twice, none missed.
+            #expect(results.reduce(0) { $0 + $1.totalDeleted } == before.rowCount - after.rowCount)
+            #expect(!results.isEmpty)
+        }
+    }
+
+    @Test("live traffic: the application's refreshes never wait longer than about one batch")
+    func liveTraffic() async throws {
+        try await TemporaryDatabase.with(prefix: "ct_live") { database in
+            let connection = try await Self.seeded(database, count: 12000)
+            let writerConnection = try await database.connect()
+            // Seeded live pairs the application will refresh: the same refresh and access token rows
+            // that cleartokens' steps 3 and 4 select, lock and delete.
+            let pairs = try await writerConnection.query(
+                """
+                SELECT rt.id, rt.access_token_id FROM oauth2_provider_refreshtoken rt
+                WHERE rt.access_token_id IS NOT NULL AND rt.revoked IS NULL ORDER BY random() LIMIT 3000
+                """
+            ).rows.map { (try $0.decode(Int64.self, column: 0), try $0.decode(Int64.self, column: 1)) }
+            try #require(pairs.count > 1000)
+            let ids = try await writerConnection.query(
+                "SELECT user_id, application_id FROM oauth2_provider_accesstoken LIMIT 1"
+            ).rows[0]
+            let user = try ids.decode(Int32.self, column: 0), application = try ids.decode(Int64.self, column: 1)
+
+            // The application: issue a token pair, then refresh it (revoke the RT, delete the AT, issue a
+            // new pair minted from the old RT), over and over, each in its own short transaction.
+            let stop = ManagedFlag()
+            let writer = Task { () -> (operations: Int, longest: Duration) in
+                var longest = Duration.zero, operations = 0, serial = 0
+                while !stop.isSet {
+                    let (seededRT, seededAT) = pairs[serial % pairs.count]
+                    serial += 1
+                    let tag = "live-\(serial)-\(UUID().uuidString)"
+                    let started = ContinuousClock.now
+                    try await writerConnection.transaction { conn in
+                        // refresh a seeded pair (it may already be gone: then nothing matches)
+                        try conn.execute(
+                            """
+                            UPDATE oauth2_provider_refreshtoken SET revoked = now(), access_token_id = NULL
+                            WHERE id = \(seededRT) AND revoked IS NULL
+                            """
+                        )
+                        try conn.execute("DELETE FROM oauth2_provider_accesstoken WHERE id = \(seededAT)")
+                        let at = try conn.query(
+                            """
+                            INSERT INTO oauth2_provider_accesstoken (token, expires, scope, application_id, user_id,
+                              created, updated, token_checksum, resource)
+                            VALUES (\(tag), now() + interval '1 hour', 'read', \(application), \(user), now(), now(),
+                              md5(\(tag)) || md5(\(tag)), '[]') RETURNING id
+                            """
+                        ).rows[0].decode(Int64.self, column: 0)
+                        let rt = try conn.query(
+                            """
+                            INSERT INTO oauth2_provider_refreshtoken (token, access_token_id, application_id, user_id,
+                              created, updated, token_checksum, resource)
+                            VALUES (\(tag), \(at), \(application), \(user), now(), now(), md5(\(tag)), '[]') RETURNING id
+                            """
+                        ).rows[0].decode(Int64.self, column: 0)
+                        // refresh: rotate the pair
+                        try conn.execute(
+                            "UPDATE oauth2_provider_refreshtoken SET revoked = now(), access_token_id = NULL WHERE id = \(rt)"
+                        )
+                        try conn.execute("UPDATE oauth2_provider_refreshtoken SET access_token_id = NULL WHERE access_token_id = \(at)")
+                        try conn.execute("DELETE FROM oauth2_provider_accesstoken WHERE id = \(at)")
+                        let next = "\(tag)-2"
+                        try conn.execute(
+                            """
+                            INSERT INTO oauth2_provider_accesstoken (token, expires, scope, application_id, user_id,
+                              created, updated, source_refresh_token_id, token_checksum, resource)
+                            VALUES (\(next), now() + interval '1 hour', 'read', \(application), \(user), now(), now(), \(rt),
+                              md5(\(next)) || md5(\(next)), '[]')
+                            """
+                        )
+                    }
+                    longest = max(longest, ContinuousClock.now - started)
+                    operations += 1
+                }
+                return (operations, longest)
+            }
+
+            let batchGaps = BatchClock()
+            let summary = try await ClearTokensJob(settings: Self.settings)
+                .run(on: connection, now: try Self.instant()) { event in
+                    if case .batch = event { batchGaps.tick() }
+                }
+            stop.set()
+            let traffic = try await writer.value
+            #expect(summary.totalDeleted > 10_000)
+            #expect(traffic.operations > 10, "the writer made no progress during the run")
+            // A writer waits at most for the batch holding a row it needs; allow scheduling slack.
+            let bound = batchGaps.longest * 2 + .milliseconds(300)
+            #expect(traffic.longest <= bound, "a refresh waited \(traffic.longest); the longest batch took \(batchGaps.longest)")
+        }
+    }
+}
+
+/// A flag set from one task and read from another.
+final class ManagedFlag: @unchecked Sendable {
+    // @unchecked Sendable: `value` is only accessed with `lock` held.
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
+
+/// The longest gap between consecutive batch reports (≈ the longest batch).
+final class BatchClock: @unchecked Sendable {
+    // @unchecked Sendable: both fields are only accessed with `lock` held.
+    private let lock = NSLock()
+    private var last = ContinuousClock.now
+    private var gap = Duration.zero
+    var longest: Duration { lock.withLock { gap } }
+    func tick() {
+        lock.withLock {
+            let now = ContinuousClock.now
+            gap = max(gap, now - last)
+            last = now
+        }
+    }
+}
