@@ -127,10 +127,13 @@ public struct ClearTokensJob: Sendable {
         var tm = tm()
         var time = time_t(seconds)
         gmtime_r(&time, &tm)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ",
-            tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, fraction
-        )
+        // Plain interpolation: String(format:) loads ICU locale data (megabytes of RSS).
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T"
+            + "\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2)).\(pad(Int32(fraction), 6))Z"
     }
 }
 

@@ -95,10 +95,17 @@ struct ClearTokensCommand: AsyncParsableCommand {
             } else {
                 let verb = dryRun ? "would delete" : "deleted"
                 Console.info(
-                    "cleartokens: \(verb) \(summary.totalDeleted) rows in \(String(format: "%.2f", summary.seconds)) s"
+                    "cleartokens: \(verb) \(summary.totalDeleted) rows in \(Self.twoDecimals(summary.seconds)) s"
                 )
             }
         }
+    }
+
+    /// `12.34` without `String(format:)`, which loads ICU locale data (megabytes of RSS).
+    static func twoDecimals(_ value: Double) -> String {
+        let hundredths = Int((value * 100).rounded())
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 
     /// `step 1/6 revoked_refresh_tokens: 120 deleted, 1 batch, 0.01 s (12000 rows/s)`.
@@ -108,7 +115,7 @@ struct ClearTokensCommand: AsyncParsableCommand {
         if dryRun { return "\(head) would delete \(result.deleted)" }
         let rate = result.seconds > 0 ? Int(Double(result.deleted) / result.seconds) : result.deleted
         let batches = result.batches == 1 ? "1 batch" : "\(result.batches) batches"
-        return "\(head) \(result.deleted) deleted, \(batches), \(String(format: "%.2f", result.seconds)) s (\(rate) rows/s)"
+        return "\(head) \(result.deleted) deleted, \(batches), \(Self.twoDecimals(result.seconds)) s (\(rate) rows/s)"
     }
 }
 
