@@ -19,19 +19,19 @@ struct ClearTokensCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(name: .customLong("refresh-token-expire-seconds"), help: "REFRESH_TOKEN_EXPIRE_SECONDS (unset or 0: never).")
+    @Option(name: .customLong("refresh-token-expire-seconds"), parsing: .unconditional, help: "REFRESH_TOKEN_EXPIRE_SECONDS (unset or 0: never).")
     var expireSeconds: String?
 
-    @Option(name: .customLong("refresh-token-grace-period-seconds"), help: "REFRESH_TOKEN_GRACE_PERIOD_SECONDS (default 0).")
+    @Option(name: .customLong("refresh-token-grace-period-seconds"), parsing: .unconditional, help: "REFRESH_TOKEN_GRACE_PERIOD_SECONDS (default 0).")
     var gracePeriodSeconds: String?
 
-    @Option(name: .customLong("refresh-token-reuse-protection"), help: "REFRESH_TOKEN_REUSE_PROTECTION: true or false.")
+    @Option(name: .customLong("refresh-token-reuse-protection"), parsing: .unconditional, help: "REFRESH_TOKEN_REUSE_PROTECTION: true or false.")
     var reuseProtection: String?
 
-    @Option(name: .customLong("batch-size"), help: "CLEAR_EXPIRED_TOKENS_BATCH_SIZE (default 10000).")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "CLEAR_EXPIRED_TOKENS_BATCH_SIZE (default 10000).")
     var batchSize: String?
 
-    @Option(name: .customLong("batch-interval"), help: "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL in seconds (default 0).")
+    @Option(name: .customLong("batch-interval"), parsing: .unconditional, help: "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL in seconds (default 0).")
     var batchInterval: String?
 
     @Flag(help: "Print what each step would delete; delete nothing.")
