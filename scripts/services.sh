@@ -82,8 +82,19 @@ start_postgres() {
     if as_root; then
         chown postgres:postgres "$PG_DIR" "$PG_SOCK"
         chmod 700 "$PG_DIR"
-        runuser -u postgres -- test -w "$PG_DIR" ||
-            die "the postgres user cannot write $PG_DIR (a parent folder is not searchable); set OAUTHQ_DATA_DIR to a folder it can reach"
+        if ! runuser -u postgres -- test -w "$PG_DIR"; then
+            # A parent folder of the checkout is not searchable by `postgres` (e.g. a clone under
+            # /root): keep the cluster in a folder of its own, named after the checkout.
+            local alt
+            alt="/var/tmp/oauthq-pg-$(echo "$ROOT" | sha256sum | cut -c1-12)"
+            log "the postgres user cannot reach $PG_DIR; using $alt"
+            PG_DIR="$alt/pg"
+            PG_SOCK="$alt/run"
+            mkdir -p "$PG_DIR" "$PG_SOCK"
+            chown -R postgres:postgres "$alt"
+            chmod 700 "$PG_DIR"
+            echo "$alt" >"$DATA/pg-location"
+        fi
     fi
     if [ ! -f "$PG_DIR/PG_VERSION" ]; then
         pg_run "$(pg_bin initdb)" -D "$PG_DIR" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
@@ -126,6 +137,9 @@ ensure_database() {
 }
 
 stop_all() {
+    if [ -f "$DATA/pg-location" ]; then
+        PG_DIR="$(cat "$DATA/pg-location")/pg"
+    fi
     if [ -f "$REDIS_DIR/redis.pid" ] && kill -0 "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null; then
         redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || kill "$(cat "$REDIS_DIR/redis.pid")"
         log "redis stopped"
