@@ -79,5 +79,6 @@ let package = Package(
         ),
         .testTarget(name: "JobQueueTests", dependencies: ["JobQueue"], exclude: ["python"], swiftSettings: strict),
         .testTarget(name: "OAuthQTests", dependencies: ["TestSupport", "Redis", "JobQueue"], swiftSettings: strict),
+        .testTarget(name: "BeatTests", dependencies: ["Beat", "JobQueue", "Redis", "TestSupport"], swiftSettings: strict),
     ]
 )

@@ -6,6 +6,6 @@ struct OAuthQ: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "oauthq",
         abstract: "A Celery-compatible job-queue worker for Django OAuth Toolkit maintenance jobs.",
-        subcommands: [MigrateCommand.self, ClearTokensCommand.self, EnqueueCommand.self, ResultCommand.self]
+        subcommands: [MigrateCommand.self, ClearTokensCommand.self, EnqueueCommand.self, ResultCommand.self, BeatCommand.self]
     )
 }
