@@ -10,7 +10,8 @@ import Glibc
 #endif
 
 /// The built `oauthq beat` binary against the shared Redis: leader election, failover, restart.
-@Suite(.enabled(if: TestEnvironment.shouldRunRedis))
+// Serialized: these tests start Celery workers and beat processes; one at a time keeps the 2-core machine usable.
+@Suite(.enabled(if: TestEnvironment.shouldRunRedis), .serialized)
 struct BeatProcessTests {
     static let entry = "ping every 1s"
 
@@ -89,7 +90,7 @@ struct BeatProcessTests {
         #expect(Set(all).count == all.count, "a tick was sent twice: \(all)")
         // Phase 1: no gap from the first tick to the kill (the tick of the kill's own second may be lost).
         let firstTick = try #require(all.first)
-        #expect(firstTick <= start + 3)
+        #expect(firstTick <= start + 15, "the first beat took over \(firstTick - start) s after the start")
         #expect(Self.gaps(all, firstTick, Int64(killedAt) - 1).isEmpty, "gaps before the kill: \(Self.gaps(all, firstTick, Int64(killedAt) - 1))")
         // Phase 2: from the standby's first tick to its stop, no gap.
         // Ticks after the kill's own second can only come from the standby.
@@ -105,6 +106,30 @@ struct BeatProcessTests {
         #expect(Self.gaps(all, restartTicks.first!, restartTicks.last!).isEmpty)
         #expect(try await redis.command("GET", keys.last(entry: Self.entry)).int == all.last)
 
+        try await deleteKeys(redis, matching: prefix + "*")
+        try await deleteKeys(redis, matching: "_kombu.binding.\(prefix)*")
+    }
+
+    @Test("a Celery 5.7 worker runs beat's messages and sees celery_beat_task", .timeLimit(.minutes(2)))
+    func pythonWorkerSeesBeatHeader() async throws {
+        let venv = RepositoryPaths.venvPython
+        try #require(FileManager.default.isExecutableFile(atPath: venv.path) || TestEnvironment.isCI, "no .venv")
+        let prefix = TestEnvironment.uniqueName("beatpy")
+        let queue = prefix + "_q"
+        let beat = try BeatChildProcess(
+            RepositoryPaths.oauthqBinary,
+            ["beat", "--redis-url", TestEnvironment.redisURL, "--key-prefix", prefix, "--queue", queue, "--entry", Self.entry])
+        #expect(await beat.waitForLog(timeout: 15) { $0.contains("beat: sent") }, "\(beat.log)")
+        beat.kill(SIGINT)
+        #expect(await beat.waitForExit() == 0)
+        let output = try await ProcessRunner.output(
+            venv, [RepositoryPaths.root.appendingPathComponent("tests/interop/enqueue_consume.py").path, queue, "1", "60"],
+            environment: ["REDIS_URL": TestEnvironment.redisURL])
+        #expect(output.status == 0, "\(output.stderr)")
+        let record = try #require(try JSONValue.parse(String(output.stdout.split(separator: "\n").first ?? "")).get().objectValue)
+        #expect(record["task"] == "ping")
+        #expect(record["celery_beat_task"] == true)
+        let redis = try await RedisConnection.connect(RedisConfiguration(url: TestEnvironment.redisURL))
         try await deleteKeys(redis, matching: prefix + "*")
         try await deleteKeys(redis, matching: "_kombu.binding.\(prefix)*")
     }

@@ -66,8 +66,8 @@ struct BeatRedisTests {
         let prefix = TestEnvironment.uniqueName("beattest")
         let redis = try await connect()
         let key = BeatKeys(prefix: prefix).lock
-        let a = BeatLock(key: key, token: "a", ttlMilliseconds: 400)
-        let b = BeatLock(key: key, token: "b", ttlMilliseconds: 400)
+        let a = BeatLock(key: key, token: "a", ttlMilliseconds: 30_000)
+        let b = BeatLock(key: key, token: "b", ttlMilliseconds: 30_000)
         #expect(try await a.acquire(on: redis))
         #expect(try await !b.acquire(on: redis))
         #expect(try await a.acquire(on: redis))  // re-acquire by the holder renews
@@ -75,10 +75,15 @@ struct BeatRedisTests {
         #expect(try await !b.renew(on: redis))
         try await b.release(on: redis)
         #expect(try await redis.command("GET", key).string == "a")
-        try await Task.sleep(for: .milliseconds(600))
-        #expect(try await !a.renew(on: redis))  // expired: a renewal must not resurrect it
-        #expect(try await b.acquire(on: redis))
         try await a.release(on: redis)
+        #expect(try await redis.command("EXISTS", key).int == 0)
+        // Expiry: a short-lived lock that is not renewed frees itself, and a late renewal must not resurrect it.
+        let short = BeatLock(key: key, token: "s", ttlMilliseconds: 200)
+        #expect(try await short.acquire(on: redis))
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await !short.renew(on: redis))
+        #expect(try await b.acquire(on: redis))
+        try await short.release(on: redis)
         #expect(try await redis.command("GET", key).string == "b")
         try await b.release(on: redis)
         #expect(try await redis.command("EXISTS", key).int == 0)

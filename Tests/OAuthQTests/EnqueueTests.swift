@@ -53,7 +53,8 @@ func unordered(_ value: JSONValue?) -> [String: JSONValue]? {
     return Dictionary(object.keys.map { ($0, object[$0]!) }, uniquingKeysWith: { $1 })
 }
 
-@Suite(.enabled(if: TestEnvironment.shouldRunRedis))
+// Serialized: these tests start Celery workers and beat processes; one at a time keeps the 2-core machine usable.
+@Suite(.enabled(if: TestEnvironment.shouldRunRedis), .serialized)
 struct EnqueueTests {
     @Test("enqueue writes kombu's message to the priority list and mirrors the binding")
     func writesMessage() async throws {
