@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // C shims: imported only by Redis and Postgres, never above them.
@@ -48,11 +49,20 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "JobQueue", swiftSettings: strict),
+        .target(
+            name: "Beat",
+            dependencies: [
+                "Redis", "JobQueue",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         .target(name: "TestSupport", dependencies: ["Redis", "Postgres"], swiftSettings: strict),
         .executableTarget(
             name: "oauthq",
             dependencies: [
-                "Redis", "Postgres", "OAuthMaintenance",
+                "Redis", "Postgres", "OAuthMaintenance", "JobQueue", "Beat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -70,8 +80,9 @@ let package = Package(
         .testTarget(name: "JobQueueTests", dependencies: ["JobQueue"], exclude: ["python"], swiftSettings: strict),
         .testTarget(
             name: "OAuthQTests",
-            dependencies: ["TestSupport", "Postgres", "OAuthMaintenance"],
+            dependencies: ["TestSupport", "Postgres", "OAuthMaintenance", "Redis", "JobQueue"],
             swiftSettings: strict
         ),
+        .testTarget(name: "BeatTests", dependencies: ["Beat", "JobQueue", "Redis", "TestSupport"], swiftSettings: strict),
     ]
 )

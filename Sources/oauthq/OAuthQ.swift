@@ -7,7 +7,10 @@ struct OAuthQ: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "oauthq",
         abstract: "A Celery-compatible job-queue worker for Django OAuth Toolkit maintenance jobs.",
-        subcommands: [MigrateCommand.self, ClearTokensCommand.self, CreateApplicationCommand.self]
+        subcommands: [
+            MigrateCommand.self, ClearTokensCommand.self, CreateApplicationCommand.self,
+            EnqueueCommand.self, ResultCommand.self, BeatCommand.self,
+        ]
     )
 
     /// Runs the command; usage errors (missing or unknown arguments, invalid values) exit with
