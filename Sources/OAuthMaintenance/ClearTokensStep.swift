@@ -52,13 +52,8 @@ public enum ClearTokensStep: String, CaseIterable, Sendable, Codable {
                     SELECT rt.id FROM oauth2_provider_refreshtoken rt
                     WHERE rt.revoked <= \(cutoff) AND rt.id > \(cursor)
                     ORDER BY rt.id LIMIT \(limit) FOR UPDATE SKIP LOCKED
-                ), unlinked AS (
-                    UPDATE oauth2_provider_accesstoken SET source_refresh_token_id = NULL
-                    WHERE source_refresh_token_id IN (SELECT id FROM ids)
-                ), deleted AS (
-                    DELETE FROM oauth2_provider_refreshtoken WHERE id IN (SELECT id FROM ids) RETURNING 1
                 )
-                SELECT (SELECT count(*) FROM ids), (SELECT coalesce(max(id), 0) FROM ids), (SELECT count(*) FROM deleted)
+                \(unsafeSQL: Self.deleteRefreshTokens)
                 """
         case .orphanedRefreshTokens:
             return """
@@ -66,13 +61,8 @@ public enum ClearTokensStep: String, CaseIterable, Sendable, Codable {
                     SELECT rt.id FROM oauth2_provider_refreshtoken rt
                     WHERE rt.access_token_id IS NULL AND rt.revoked IS NULL AND rt.id > \(cursor)
                     ORDER BY rt.id LIMIT \(limit) FOR UPDATE SKIP LOCKED
-                ), unlinked AS (
-                    UPDATE oauth2_provider_accesstoken SET source_refresh_token_id = NULL
-                    WHERE source_refresh_token_id IN (SELECT id FROM ids)
-                ), deleted AS (
-                    DELETE FROM oauth2_provider_refreshtoken WHERE id IN (SELECT id FROM ids) RETURNING 1
                 )
-                SELECT (SELECT count(*) FROM ids), (SELECT coalesce(max(id), 0) FROM ids), (SELECT count(*) FROM deleted)
+                \(unsafeSQL: Self.deleteRefreshTokens)
                 """
         case .expiredRefreshTokens:
             return """
@@ -81,13 +71,8 @@ public enum ClearTokensStep: String, CaseIterable, Sendable, Codable {
                     JOIN oauth2_provider_accesstoken at ON rt.access_token_id = at.id
                     WHERE at.expires <= \(cutoff) AND rt.revoked IS NULL AND rt.id > \(cursor)
                     ORDER BY rt.id LIMIT \(limit) FOR UPDATE OF rt SKIP LOCKED
-                ), unlinked AS (
-                    UPDATE oauth2_provider_accesstoken SET source_refresh_token_id = NULL
-                    WHERE source_refresh_token_id IN (SELECT id FROM ids)
-                ), deleted AS (
-                    DELETE FROM oauth2_provider_refreshtoken WHERE id IN (SELECT id FROM ids) RETURNING 1
                 )
-                SELECT (SELECT count(*) FROM ids), (SELECT coalesce(max(id), 0) FROM ids), (SELECT count(*) FROM deleted)
+                \(unsafeSQL: Self.deleteRefreshTokens)
                 """
         case .expiredAccessTokens:
             return """
@@ -102,7 +87,7 @@ public enum ClearTokensStep: String, CaseIterable, Sendable, Codable {
                 ), deleted AS (
                     DELETE FROM oauth2_provider_accesstoken WHERE id IN (SELECT id FROM ids) RETURNING 1
                 )
-                SELECT (SELECT count(*) FROM ids), (SELECT coalesce(max(id), 0) FROM ids), (SELECT count(*) FROM deleted)
+                \(unsafeSQL: Self.report)
                 """
         case .expiredIDTokens:
             // Django's CASCADE from an ID token to the access tokens naming it (only possible in a race):
@@ -123,7 +108,7 @@ public enum ClearTokensStep: String, CaseIterable, Sendable, Codable {
                 ), deleted AS (
                     DELETE FROM oauth2_provider_idtoken WHERE id IN (SELECT id FROM ids) RETURNING 1
                 )
-                SELECT (SELECT count(*) FROM ids), (SELECT coalesce(max(id), 0) FROM ids), (SELECT count(*) FROM deleted)
+                \(unsafeSQL: Self.report)
                 """
         case .expiredGrants:
             return """
@@ -134,10 +119,27 @@ public enum ClearTokensStep: String, CaseIterable, Sendable, Codable {
                 ), deleted AS (
                     DELETE FROM oauth2_provider_grant WHERE id IN (SELECT id FROM ids) RETURNING 1
                 )
-                SELECT (SELECT count(*) FROM ids), (SELECT coalesce(max(id), 0) FROM ids), (SELECT count(*) FROM deleted)
+                \(unsafeSQL: Self.report)
                 """
         }
     }
+
+    /// Django's delete of refresh tokens `ids`: SET NULL on the access tokens minted from them, then
+    /// the delete; shared by steps 1–3. Static SQL, no values.
+    static let deleteRefreshTokens = """
+        , unlinked AS (
+            UPDATE oauth2_provider_accesstoken SET source_refresh_token_id = NULL
+            WHERE source_refresh_token_id IN (SELECT id FROM ids)
+        ), deleted AS (
+            DELETE FROM oauth2_provider_refreshtoken WHERE id IN (SELECT id FROM ids) RETURNING 1
+        )
+        \(report)
+        """
+
+    /// Every batch returns (ids selected, greatest id selected, rows deleted).
+    static let report = """
+        SELECT (SELECT count(*) FROM ids), (SELECT coalesce(max(id), 0) FROM ids), (SELECT count(*) FROM deleted)
+        """
 
     /// For `--dry-run`: how many rows the step would delete, given that the earlier steps of the same
     /// run would have deleted theirs. Read-only; the six counts are taken in one snapshot.
