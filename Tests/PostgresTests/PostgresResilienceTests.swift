@@ -14,7 +14,7 @@ struct PostgresResilienceTests {
         let error = await #expect(throws: PostgresError.self) { try await connection.query("SELECT pg_sleep(5)") }
         #expect(error?.sqlState == .queryCanceled)
         #expect(error?.code == .server)
-        #expect(start.elapsed < .seconds(2))
+        #expect(start.elapsed < .seconds(4.5), "the 200 ms timeout, not pg_sleep(5), ended the statement")
         try await connection.setStatementTimeout(nil)
         #expect(try await connection.query("SHOW statement_timeout").rows[0].decode(String.self, column: 0) == "0")
         try await connection.query("SELECT pg_sleep(0.3)")
@@ -33,7 +33,7 @@ struct PostgresResilienceTests {
         let error = await #expect(throws: PostgresError.self) { try await sleeper.value }
         #expect(error?.sqlState == .queryCanceled)
         #expect(error?.code == .cancelled)
-        #expect(start.elapsed < .seconds(5))
+        #expect(start.elapsed < .seconds(25), "the cancel, not pg_sleep(30), ended the statement")
         #expect(try await connection.query("SELECT 1").rows.count == 1)  // still usable
     }
 
@@ -49,7 +49,7 @@ struct PostgresResilienceTests {
         let error = await #expect(throws: PostgresError.self) { try await sleeper.value }
         #expect(error?.code == .cancelled)
         #expect(error?.sqlState == .queryCanceled)
-        #expect(start.elapsed < .seconds(5))
+        #expect(start.elapsed < .seconds(25), "the cancel, not pg_sleep(30), ended the statement")
         #expect(try await connection.run("SELECT 2").rows[0].decode(Int32.self, column: 0) == 2)
         // Already cancelled before it starts: nothing is sent.
         let early = Task {
@@ -90,7 +90,7 @@ struct PostgresResilienceTests {
         let description = error?.description ?? ""
         #expect(!description.contains("\n"))
         #expect(description.contains("127.0.0.1"))
-        #expect(start.elapsed < .seconds(5))
+        #expect(start.elapsed < .seconds(30), "refused, not hung")
     }
 
     @Test("a missing database: .connectionFailed naming it")

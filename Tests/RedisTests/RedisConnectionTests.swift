@@ -234,9 +234,9 @@ struct RedisConnectionTests {
         let key = TestEnvironment.uniqueName("rt")
         let clock = ContinuousClock()
         let start = clock.now
-        let error = try await #require(throws: RedisError.self) { try await redis.command("BLPOP", key, "3") }
+        let error = try await #require(throws: RedisError.self) { try await redis.command("BLPOP", key, "30") }
         #expect(error.code == .timeout)
-        #expect(clock.now - start < .seconds(2.9), "the 300 ms socket timeout, not BLPOP's own 3 s, ended the call")
+        #expect(clock.now - start < .seconds(25), "the 300 ms socket timeout, not BLPOP's own 30 s, ended the call")
         #expect(!error.description.contains(key))
         #expect(await !redis.isAlive)
         let later = try await #require(throws: RedisError.self) { try await redis.command("PING") }
@@ -326,7 +326,7 @@ struct RedisConnectionTests {
         let elapsed = clock.now - start
         #expect(error.code == .io)
         #expect(elapsed >= .milliseconds(150))  // 50 + 100 ms of sleeping
-        #expect(elapsed < .seconds(10))  // bounded: gives up rather than retrying forever
+        #expect(elapsed < .seconds(60))  // bounded: gives up rather than retrying forever
     }
 
     @Test("connect(retrying:) does not retry a permanent error")
