@@ -68,6 +68,10 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "JobQueueTests", dependencies: ["JobQueue"], exclude: ["python"], swiftSettings: strict),
-        .testTarget(name: "OAuthQTests", dependencies: ["TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "OAuthQTests",
+            dependencies: ["TestSupport", "Postgres", "OAuthMaintenance"],
+            swiftSettings: strict
+        ),
     ]
 )
