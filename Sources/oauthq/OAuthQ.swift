@@ -6,6 +6,6 @@ struct OAuthQ: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "oauthq",
         abstract: "A Celery-compatible job-queue worker for Django OAuth Toolkit maintenance jobs.",
-        subcommands: [MigrateCommand.self, ClearTokensCommand.self, CreateApplicationCommand.self]
+        subcommands: [MigrateCommand.self, ClearTokensCommand.self, CreateApplicationCommand.self, WorkerCommand.self]
     )
 }
