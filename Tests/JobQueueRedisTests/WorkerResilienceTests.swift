@@ -38,7 +38,7 @@ struct WorkerResilienceTests {
             let setup = try await database.connect()
             _ = try await DOTSchema.migrate(on: setup)
             let scope = try await BrokerScope.make("crash")
-            let arguments = ["-Q", scope.queue, "-c", "1", "--key-prefix", scope.prefix]
+            let arguments = ["-Q", scope.queue, "-c", "1", "--key-prefix", scope.prefix, "--result-expires", "600"]
             let environment = ["DATABASE_URL": database.url, "REFRESH_TOKEN_EXPIRE_SECONDS": "3600"]
 
             try await Self.lockTokenTables(setup)
@@ -88,7 +88,7 @@ struct WorkerResilienceTests {
         try await pushAll(messages.map(\.raw), list: scope.queue, on: scope.connection)
         let ids = messages.map(\.id)
 
-        let worker = try WorkerProcess(["-Q", scope.queue, "-c", "2", "--key-prefix", scope.prefix, "-l", "warning"])
+        let worker = try WorkerProcess(["-Q", scope.queue, "-c", "2", "--key-prefix", scope.prefix, "--result-expires", "600", "-l", "warning"])
         let started = try await eventually { try await scope.length(scope.queue) < count - 200 }
         #expect(started)
         worker.send(SIGTERM)
@@ -99,7 +99,7 @@ struct WorkerResilienceTests {
         #expect(done.values.allSatisfy { $0.state == .success })
         #expect(try await scope.connection.command("KEYS", scope.prefix + ":processing:*").array?.isEmpty == true)
 
-        let drainer = try WorkerProcess(["-Q", scope.queue, "-c", "2", "--key-prefix", scope.prefix, "-l", "warning"])
+        let drainer = try WorkerProcess(["-Q", scope.queue, "-c", "2", "--key-prefix", scope.prefix, "--result-expires", "600", "-l", "warning"])
         let drained = try await eventually(timeout: .seconds(60)) { try await scope.length(scope.queue) == 0 }
         #expect(drained)
         let all = try await eventually { try await resultStates(ids, on: scope.connection).count == count }
@@ -117,7 +117,7 @@ struct WorkerResilienceTests {
             let scope = try await BrokerScope.make("abort")
             try await Self.lockTokenTables(setup)
             let worker = try WorkerProcess(
-                ["-Q", scope.queue, "-c", "1", "--key-prefix", scope.prefix, "--shutdown-timeout", "60"],
+                ["-Q", scope.queue, "-c", "1", "--key-prefix", scope.prefix, "--result-expires", "600", "--shutdown-timeout", "60"],
                 environment: ["DATABASE_URL": database.url]
             )
             try await worker.waitUntilReady()
@@ -149,7 +149,7 @@ struct WorkerResilienceTests {
         let url = server.url
         let connection = try await Self.redis(url)
         let queue = TestEnvironment.uniqueName("restart")
-        let worker = try WorkerProcess(["-Q", queue, "-c", "2"], environment: ["REDIS_URL": url])
+        let worker = try WorkerProcess(["-Q", queue, "-c", "2", "--result-expires", "600"], environment: ["REDIS_URL": url])
         try await worker.waitUntilReady()
 
         var ids: [String] = []
@@ -173,6 +173,26 @@ struct WorkerResilienceTests {
         worker.send(SIGTERM)
         #expect(await worker.waitForExit() == 0)
         await again.close()
+    }
+
+    @Test("PostgreSQL unreachable: the task is retried with backoff (RETRY stored, retries + 1), then fails")
+    func databaseDown() async throws {
+        let scope = try await BrokerScope.make("pgdown")
+        let worker = try WorkerProcess(
+            [
+                "-Q", scope.queue, "-c", "1", "--key-prefix", scope.prefix, "--result-expires", "600", "--max-retries", "2",
+                "--retry-backoff", "0.05",
+            ],
+            environment: ["DATABASE_URL": "postgres://postgres@127.0.0.1:1/nowhere"]
+        )
+        try await worker.waitUntilReady()
+        let message = try await scope.publish("cleartokens")
+        #expect(try await eventually { try await scope.result(message.id)?.state == .failure }, "\(worker.log)")
+        #expect(try await scope.result(message.id)?.exception?.type == "OperationalError")
+        #expect(worker.log.components(separatedBy: "] RETRY in").count - 1 == 2)
+        worker.send(SIGTERM)
+        #expect(await worker.waitForExit() == 0)
+        await scope.cleanup()
     }
 
     @Test("1,000 malformed messages become 1,000 dead letters; the worker keeps serving")
@@ -199,7 +219,7 @@ struct WorkerResilienceTests {
             }
         }
         try await pushAll(garbage, list: scope.queue, on: scope.connection)
-        let worker = try WorkerProcess(["-Q", scope.queue, "-c", "2", "--key-prefix", scope.prefix, "-l", "error"])
+        let worker = try WorkerProcess(["-Q", scope.queue, "-c", "2", "--key-prefix", scope.prefix, "--result-expires", "600", "-l", "error"])
         let dead = try await eventually(timeout: .seconds(60)) { try await scope.length(scope.prefix + ":dead") == 1000 }
         #expect(dead, "\(worker.log)")
         let records = try await scope.list(scope.prefix + ":dead").map { try DeadLetter.decode($0).get() }
