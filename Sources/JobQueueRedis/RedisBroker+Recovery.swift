@@ -36,7 +36,7 @@ extension RedisBroker {
     /// `HSET P:worker:<id> …`, `SADD P:workers <id>`, `SET P:heartbeat:<id> <ms> PX <ttl>`.
     /// Call it at start and every second; re-registering also repairs the entry if a reaper forgot this
     /// process after a long stall.
-    public func heartbeat(_ info: RedisWorkerInfo, on connection: RedisConnection, now: Date = Date()) async throws {
+    public func heartbeat(_ info: RedisWorkerInfo, on connection: isolated RedisConnection, now: Date = Date()) throws {
         let nowText = CeleryTimestamp.format(now)
         let fields: [(String, String)] = [
             ("name", info.name), ("pid", String(info.pid)), ("host", info.host),
@@ -51,7 +51,7 @@ extension RedisBroker {
         }
         let ttl = heartbeatTTL.components
         let ttlMilliseconds = max(1, ttl.seconds * 1000 + ttl.attoseconds / 1_000_000_000_000_000)
-        let replies = try await connection.pipeline([
+        let replies = try connection.pipeline([
             hset,
             [utf8("SADD"), utf8(keys.workers), utf8(workerID)],
             [
@@ -68,15 +68,15 @@ extension RedisBroker {
     /// still holds a message (it could not be returned), the entry stays and the next reaper returns it.
     /// - Returns: true when the process was forgotten.
     @discardableResult
-    public func deregister(on connection: RedisConnection) async throws -> Bool {
-        _ = try await connection.command([utf8("DEL"), utf8(keys.heartbeat(workerID))])
-        return try await forget(workerID: workerID, slots: concurrency, on: connection)
+    public func deregister(on connection: isolated RedisConnection) throws -> Bool {
+        _ = try connection.command([utf8("DEL"), utf8(keys.heartbeat(workerID))])
+        return try forget(workerID: workerID, slots: concurrency, on: connection)
     }
 
-    private func forget(workerID id: String, slots: Int, on connection: RedisConnection) async throws -> Bool {
+    private func forget(workerID id: String, slots: Int, on connection: isolated RedisConnection) throws -> Bool {
         var scriptKeys = [utf8(keys.heartbeat(id)), utf8(keys.workers), utf8(keys.worker(id))]
         for slot in 0..<slots { scriptKeys.append(utf8(keys.processing(id, slot: slot))) }
-        let reply = try await BrokerScripts.forget.run(on: connection, keys: scriptKeys, arguments: [utf8(id)])
+        let reply = try BrokerScripts.forget.run(on: connection, keys: scriptKeys, arguments: [utf8(id)])
         return reply.int == 1
     }
 
@@ -86,8 +86,8 @@ extension RedisBroker {
     /// Call it before a slot fetches after (re)connecting, while the slot holds nothing.
     /// - Returns: the number of messages moved (returned to their queues, or dead-lettered when undecodable).
     @discardableResult
-    public func recover(slot: Int, on connection: RedisConnection, workerName: String) async throws -> Int {
-        try await restore(
+    public func recover(slot: Int, on connection: isolated RedisConnection, workerName: String) throws -> Int {
+        try restore(
             list: processingKey(slot: slot), ownerID: workerID, checkHeartbeat: false, workerName: workerName,
             on: connection
         )
@@ -97,24 +97,24 @@ extension RedisBroker {
     /// queues (redelivered), then forgets them. Safe to run from any number of workers at once.
     /// - Returns: the number of messages moved (returned to their queues, or dead-lettered when undecodable).
     @discardableResult
-    public func reapDeadWorkers(on connection: RedisConnection, workerName: String) async throws -> Int {
-        let members = try await connection.command([utf8("SMEMBERS"), utf8(keys.workers)]).array ?? []
+    public func reapDeadWorkers(on connection: isolated RedisConnection, workerName: String) throws -> Int {
+        let members = try connection.command([utf8("SMEMBERS"), utf8(keys.workers)]).array ?? []
         let others = members.compactMap(\.string).filter { $0 != workerID }
         guard !others.isEmpty else { return 0 }
-        let alive = try await connection.pipeline(others.map { [utf8("EXISTS"), utf8(keys.heartbeat($0))] })
+        let alive = try connection.pipeline(others.map { [utf8("EXISTS"), utf8(keys.heartbeat($0))] })
         var moved = 0
         for (id, exists) in zip(others, alive) where exists.int == 0 {
-            let concurrencyValue = try await connection.command([
+            let concurrencyValue = try connection.command([
                 utf8("HGET"), utf8(keys.worker(id)), utf8("concurrency"),
             ])
             let slots = max(1, Int(concurrencyValue.int ?? 0))
             var lists = (0..<slots).map { keys.processing(id, slot: $0) }
             if concurrencyValue.isNull {
-                lists = try await scanProcessingLists(of: id, on: connection)
+                lists = try scanProcessingLists(of: id, on: connection)
             }
             var heartbeatReturned = false
             for list in lists {
-                let count = try await restore(
+                let count = try restore(
                     list: list, ownerID: id, checkHeartbeat: true, workerName: workerName, on: connection
                 )
                 if count < 0 {
@@ -124,19 +124,19 @@ extension RedisBroker {
                 moved += count
             }
             if !heartbeatReturned {
-                _ = try await forget(workerID: id, slots: slots, on: connection)
+                _ = try forget(workerID: id, slots: slots, on: connection)
             }
         }
         return moved
     }
 
     /// Every `P:processing:<id>:*` key (for a worker whose hash is gone).
-    private func scanProcessingLists(of id: String, on connection: RedisConnection) async throws -> [String] {
+    private func scanProcessingLists(of id: String, on connection: isolated RedisConnection) throws -> [String] {
         let pattern = Self.globEscaped(keys.processing(id, slot: 0).dropLast(1)) + "*"
         var cursor = "0"
         var found: [String] = []
         repeat {
-            let reply = try await connection.command([
+            let reply = try connection.command([
                 utf8("SCAN"), utf8(cursor), utf8("MATCH"), utf8(pattern), utf8("COUNT"), utf8("1000"),
             ])
             guard let parts = reply.array, parts.count == 2, let next = parts[0].string else { break }
@@ -162,9 +162,9 @@ extension RedisBroker {
         ownerID: String,
         checkHeartbeat: Bool,
         workerName: String,
-        on connection: RedisConnection
-    ) async throws -> Int {
-        let items = (try await connection.command([utf8("LRANGE"), utf8(list), utf8("0"), utf8("-1")]).array ?? [])
+        on connection: isolated RedisConnection
+    ) throws -> Int {
+        let items = (try connection.command([utf8("LRANGE"), utf8(list), utf8("0"), utf8("-1")]).array ?? [])
             .compactMap(\.bytes)
         var moved = 0
         var index = 0
@@ -190,7 +190,7 @@ extension RedisBroker {
                     arguments.append(dead.encoded())
                 }
             }
-            let reply = try await BrokerScripts.restore.run(
+            let reply = try BrokerScripts.restore.run(
                 on: connection, keys: [utf8(keys.heartbeat(ownerID)), utf8(list)], arguments: arguments
             )
             let count = Int(reply.int ?? 0)
@@ -205,8 +205,8 @@ extension RedisBroker {
     /// Moves up to `limit` due members of the delayed set back to their lists.
     /// - Returns: how many were moved (call again at once when it equals `limit`).
     @discardableResult
-    public func promoteDue(now: Date = Date(), limit: Int = 100, on connection: RedisConnection) async throws -> Int {
-        let reply = try await BrokerScripts.promote.run(
+    public func promoteDue(now: Date = Date(), limit: Int = 100, on connection: isolated RedisConnection) throws -> Int {
+        let reply = try BrokerScripts.promote.run(
             on: connection,
             keys: [utf8(keys.delayed), utf8(keys.dead)],
             arguments: [utf8(String(Int64(now.timeIntervalSince1970 * 1000))), utf8(String(max(1, limit)))]
@@ -215,7 +215,7 @@ extension RedisBroker {
     }
 
     /// Loads every script into the server's cache (`SCRIPT LOAD`), so that the first calls need no `EVAL`.
-    public func loadScripts(on connection: RedisConnection) async throws {
-        _ = try await connection.pipeline(BrokerScripts.all.map { [utf8("SCRIPT"), utf8("LOAD"), utf8($0.source)] })
+    public func loadScripts(on connection: isolated RedisConnection) throws {
+        _ = try connection.pipeline(BrokerScripts.all.map { [utf8("SCRIPT"), utf8("LOAD"), utf8($0.source)] })
     }
 }

@@ -50,10 +50,71 @@ extension RedisBroker {
     public func settle(
         _ delivery: RedisDelivery,
         _ settlement: RedisSettlement,
-        broker: RedisConnection,
+        broker: isolated RedisConnection,
         backend: RedisConnection? = nil,
         now: Date = Date()
     ) async throws -> RedisSettleOutcome {
+        let (command, separate) = settleCommand(delivery, settlement, separateBackend: backend != nil, now: now)
+        var writtenSeparately = false
+        if let backend, let (key, json) = separate {
+            writtenSeparately = try await backend.storeEncoded(json, key: key, expires: resultExpires)
+        }
+        let reply: RedisValue
+        do {
+            reply = try broker.command(command)
+        } catch let error as RedisError where error.serverPrefix == "NOSCRIPT" {
+            reply = try broker.command(BrokerScripts.settle.eval(command))
+        }
+        return Self.outcome(reply, writtenSeparately: writtenSeparately)
+    }
+
+    /// Settles `delivery` and fetches the slot's next message in one round trip (a pipeline of the settle and
+    /// fetch scripts, in that order).
+    /// - Returns: the settlement's outcome and the next delivery (nil when every list was empty).
+    public func settleAndFetch(
+        _ delivery: RedisDelivery,
+        _ settlement: RedisSettlement,
+        listKeys: [String],
+        broker: isolated RedisConnection,
+        backend: RedisConnection? = nil,
+        now: Date = Date()
+    ) async throws -> (RedisSettleOutcome, RedisDelivery?) {
+        let (command, separate) = settleCommand(delivery, settlement, separateBackend: backend != nil, now: now)
+        var writtenSeparately = false
+        if let backend, let (key, json) = separate {
+            writtenSeparately = try await backend.storeEncoded(json, key: key, expires: resultExpires)
+        }
+        let fetch = BrokerScripts.fetch.evalsha(keys: fetchKeys(slot: delivery.slot, listKeys: listKeys), arguments: [])
+        var replies = try broker.pipeline([command, fetch])
+        // In order: a settle that missed the script cache runs after the fetch, which is harmless (it removes
+        // its message by value).
+        if RedisScript.isNoScript(replies[0]) { replies[0] = try broker.command(BrokerScripts.settle.eval(command)) }
+        if case .error(let message) = replies[0] { throw RedisError(.server, "settle failed", serverPrefix: Self.prefix(message)) }
+        let outcome = Self.outcome(replies[0], writtenSeparately: writtenSeparately)
+        if RedisScript.isNoScript(replies[1]) { replies[1] = try broker.command(BrokerScripts.fetch.eval(fetch)) }
+        if case .error(let message) = replies[1] { throw RedisError(.server, "fetch failed", serverPrefix: Self.prefix(message)) }
+        return (outcome, self.delivery(from: replies[1], slot: delivery.slot))
+    }
+
+    private static func prefix(_ message: String) -> String {
+        String(message.prefix { !$0.isWhitespace })
+    }
+
+    private static func outcome(_ reply: RedisValue, writtenSeparately: Bool) -> RedisSettleOutcome {
+        let parts = reply.array ?? []
+        let removed = (parts.first?.int ?? 0) > 0
+        let written = parts.count > 1 && (parts[1].int ?? 0) > 0
+        return RedisSettleOutcome(removed: removed, resultWritten: written || writtenSeparately)
+    }
+
+    /// The settle script's `EVALSHA` command; with a separate backend, the result (key and JSON) to store
+    /// there first instead.
+    private func settleCommand(
+        _ delivery: RedisDelivery,
+        _ settlement: RedisSettlement,
+        separateBackend: Bool,
+        now: Date
+    ) -> (command: [[UInt8]], separate: (key: String, json: [UInt8])?) {
         var result: CeleryResult?
         var action = "ack"
         var target = processingKey(slot: delivery.slot)
@@ -81,45 +142,43 @@ extension RedisBroker {
 
         var resultJSON: [UInt8] = []
         var resultKey = processingKey(slot: delivery.slot)
-        var writtenSeparately = false
+        var separate: (key: String, json: [UInt8])?
         if let result {
-            resultKey = CeleryResult.key(taskID: result.taskID)
+            let key = CeleryResult.key(taskID: result.taskID)
             let encoded = result.encoded(now: now)
-            if let backend {
-                writtenSeparately = try await store(encoded, key: resultKey, on: backend)
+            if separateBackend {
+                separate = (key, encoded)
             } else {
+                resultKey = key
                 resultJSON = encoded
             }
         }
-        let reply = try await BrokerScripts.settle.run(
-            on: broker,
+        let command = BrokerScripts.settle.evalsha(
             keys: [utf8(processingKey(slot: delivery.slot)), utf8(resultKey), utf8(target)],
             arguments: [delivery.raw, resultJSON, utf8(String(resultExpires)), utf8(action), payload, utf8(score)]
         )
-        let parts = reply.array ?? []
-        let removed = (parts.first?.int ?? 0) > 0
-        let written = parts.count > 1 && (parts[1].int ?? 0) > 0
-        return RedisSettleOutcome(removed: removed, resultWritten: written || writtenSeparately)
+        return (command, separate)
     }
 
     /// Writes `result` to the backend (never over a stored SUCCESS) and publishes it.
     /// - Returns: whether it was written.
     @discardableResult
-    public func storeResult(_ result: CeleryResult, on backend: RedisConnection, now: Date = Date()) async throws -> Bool {
-        try await store(result.encoded(now: now), key: CeleryResult.key(taskID: result.taskID), on: backend)
-    }
-
-    private func store(_ json: [UInt8], key: String, on backend: RedisConnection) async throws -> Bool {
-        let reply = try await BrokerScripts.storeResult.run(
-            on: backend, keys: [utf8(key)], arguments: [json, utf8(String(resultExpires))]
-        )
-        return (reply.int ?? 0) > 0
+    public func storeResult(_ result: CeleryResult, on backend: isolated RedisConnection, now: Date = Date()) throws -> Bool {
+        try backend.storeEncoded(result.encoded(now: now), key: CeleryResult.key(taskID: result.taskID), expires: resultExpires)
     }
 
     /// The stored result for `taskID`, or nil when none (or unreadable).
-    public func storedResult(taskID: String, on backend: RedisConnection) async throws -> CeleryResult? {
-        let reply = try await backend.command([utf8("GET"), utf8(CeleryResult.key(taskID: taskID))])
+    public func storedResult(taskID: String, on backend: isolated RedisConnection) throws -> CeleryResult? {
+        let reply = try backend.command([utf8("GET"), utf8(CeleryResult.key(taskID: taskID))])
         guard let bytes = reply.bytes else { return nil }
         return try? CeleryResult.decode(bytes).get()
+    }
+}
+
+extension RedisConnection {
+    /// The store-result script on this connection.
+    func storeEncoded(_ json: [UInt8], key: String, expires: Int) throws -> Bool {
+        let reply = try BrokerScripts.storeResult.run(on: self, keys: [utf8(key)], arguments: [json, utf8(String(expires))])
+        return (reply.int ?? 0) > 0
     }
 }

@@ -26,20 +26,37 @@ public struct RedisScript: Sendable, Hashable {
         self.sha1 = String(decoding: text, as: UTF8.self)
     }
 
-    /// Runs the script: one round trip (two after a `NOSCRIPT`).
+    /// Runs the script: one round trip (two after a `NOSCRIPT`), on the connection's own thread.
     /// - Throws: ``RedisError`` from the connection, or a server error raised by the script.
-    public func run(on connection: RedisConnection, keys: [[UInt8]], arguments: [[UInt8]]) async throws -> RedisValue {
+    public func run(on connection: isolated RedisConnection, keys: [[UInt8]], arguments: [[UInt8]]) throws -> RedisValue {
+        let command = evalsha(keys: keys, arguments: arguments)
+        do {
+            return try connection.command(command)
+        } catch let error as RedisError where error.serverPrefix == "NOSCRIPT" {
+            return try connection.command(eval(command))
+        }
+    }
+
+    /// `EVALSHA sha numkeys keys… arguments…`, e.g. for a pipeline.
+    public func evalsha(keys: [[UInt8]], arguments: [[UInt8]]) -> [[UInt8]] {
         var command: [[UInt8]] = [Array("EVALSHA".utf8), Array(sha1.utf8), Array(String(keys.count).utf8)]
         command.reserveCapacity(3 + keys.count + arguments.count)
         command += keys
         command += arguments
-        do {
-            return try await connection.command(command)
-        } catch let error as RedisError where error.serverPrefix == "NOSCRIPT" {
-            command[0] = Array("EVAL".utf8)
-            command[1] = Array(source.utf8)
-            return try await connection.command(command)
-        }
+        return command
+    }
+
+    /// The `EVAL` form of an ``evalsha(keys:arguments:)`` command (after `NOSCRIPT`).
+    public func eval(_ evalshaCommand: [[UInt8]]) -> [[UInt8]] {
+        var command = evalshaCommand
+        command[0] = Array("EVAL".utf8)
+        command[1] = Array(source.utf8)
+        return command
+    }
+
+    /// Whether `reply` is the `NOSCRIPT` error.
+    public static func isNoScript(_ reply: RedisValue) -> Bool {
+        reply.errorMessage?.hasPrefix("NOSCRIPT") == true
     }
 }
 

@@ -242,121 +242,148 @@ public final class RedisWorker: Sendable {
 
     // MARK: - Slots
 
-    /// A slot's connections, dropped after any error and reopened on demand.
-    private struct SlotConnections {
-        var broker: RedisConnection?
-        var backend: RedisConnection?
-        var failures = 0
-    }
-
-    private func connectBroker(_ connections: inout SlotConnections) async throws -> RedisConnection {
-        if let broker = connections.broker { return broker }
-        let broker = try await RedisConnection.connect(configuration.broker)
-        connections.broker = broker
-        return broker
-    }
-
-    private func connectBackend(_ connections: inout SlotConnections) async throws -> RedisConnection? {
-        guard let backend = configuration.backend else { return nil }
-        if let connection = connections.backend { return connection }
-        let connection = try await RedisConnection.connect(backend)
-        connections.backend = connection
-        return connection
-    }
-
-    private func connectionFailed(_ error: any Error, slot: Int, _ connections: inout SlotConnections) async {
-        connections.failures += 1
-        if connections.failures == 1 {
-            logger.warning("slot \(slot): Redis error: \(error); reconnecting with backoff")
-        }
-        if let broker = connections.broker { await broker.close() }
-        if let backend = connections.backend { await backend.close() }
-        connections.broker = nil
-        connections.backend = nil
-        try? await Task.sleep(for: configuration.reconnectPolicy.delay(forRetry: min(connections.failures, 20)))
-    }
-
-    private func connectionRecovered(slot: Int, _ connections: inout SlotConnections) {
-        if connections.failures > 0 {
-            logger.info("slot \(slot): connected to Redis again")
-            connections.failures = 0
-        }
-    }
-
-    private func runSlot(_ slot: Int) async {
-        var connections = SlotConnections()
+    /// A slot's state across reconnects. Only its own slot task touches it, one step at a time.
+    private final class SlotState: @unchecked Sendable {
+        // @unchecked Sendable: used by exactly one task (the slot's), sequentially.
+        let slot: Int
+        var order: [String]
+        var blockIndex = 0
         var needsRecovery = true
+        var failures = 0
+        /// A settlement Redis has not confirmed yet: retried (it is idempotent) before anything else.
+        var pending: Pending?
+
+        init(slot: Int, order: [String]) {
+            self.slot = slot
+            self.order = order
+        }
+    }
+
+    /// A settlement to make, and the task's log line once it is made.
+    private struct Pending: Sendable {
+        var delivery: RedisDelivery
+        var settlement: RedisSettlement
+        var report: Report
+    }
+
+    /// The one log line per task.
+    private struct Report: Sendable {
+        var name: String
+        var id: String
+        var state: String
+        var start: ContinuousClock.Instant
+        /// true: counts as failed, false: as done, nil: neither (scheduled, retried, requeued).
+        var failed: Bool?
+        var note: String?
+    }
+
+    /// The slot's outer loop: (re)connects with backoff and runs ``runConnected(_:backend:on:)`` until the
+    /// worker stops and nothing is left to settle.
+    private func runSlot(_ slot: Int) async {
         let queues = configuration.queues
         // Stagger the slots so that they start on different queues.
-        var order = Array(queues[(slot % queues.count)...] + queues[..<(slot % queues.count)])
-        var blockIndex = 0
-        while phase == .running {
+        let shift = slot % queues.count
+        let state = SlotState(slot: slot, order: Array(queues[shift...] + queues[..<shift]))
+        var backend: RedisConnection?
+        while state.pending != nil || phase == .running {
+            var connection: RedisConnection?
             do {
-                let connection = try await connectBroker(&connections)
-                if needsRecovery {
-                    let returned = try await broker.recover(slot: slot, on: connection, workerName: configuration.name)
-                    if returned > 0 { logger.warning("slot \(slot): returned \(returned) unowned message(s) to their queues") }
-                    needsRecovery = false
+                let broker = try await RedisConnection.connect(configuration.broker)
+                connection = broker
+                if let backendConfiguration = configuration.backend, backend == nil {
+                    backend = try await RedisConnection.connect(backendConfiguration)
                 }
-                connectionRecovered(slot: slot, &connections)
-                var delivery = try await broker.fetch(
-                    slot: slot, listKeys: CeleryQueue.fetchOrder(queues: order), on: connection
-                )
-                if delivery == nil {
-                    let key = order[blockIndex % order.count]
-                    blockIndex += 1
-                    delivery = try await broker.blockingFetch(
-                        slot: slot, listKey: key, timeout: configuration.blockTimeout, on: connection
-                    )
+                try await runConnected(state, backend: backend, on: broker)
+                await broker.close()
+            } catch {
+                state.failures += 1
+                state.needsRecovery = true
+                if state.failures == 1 {
+                    logger.warning("slot \(slot): Redis error: \(error); reconnecting with backoff")
                 }
-                guard let delivery else { continue }
-                order = CeleryQueue.rotated(order, lastUsed: delivery.queue)
-                if phase != .running {
-                    // Fetched as shutdown began: it never started, so it goes back unchanged.
-                    _ = await settleReliably(
-                        delivery, .requeue(message: delivery.raw, listKey: delivery.listKey), &connections
-                    )
+                if let connection { await connection.close() }
+                if let backend { await backend.close() }
+                backend = nil
+                if phase == .aborting && state.failures > 1 {
+                    if state.pending != nil {
+                        logger.error("slot \(slot): could not settle a message before exiting; it stays in the processing list for the reaper")
+                    }
                     break
                 }
-                await process(delivery, &connections)
-            } catch {
-                await connectionFailed(error, slot: slot, &connections)
-                needsRecovery = true
+                try? await Task.sleep(for: configuration.reconnectPolicy.delay(forRetry: min(state.failures, 20)))
             }
         }
-        if let broker = connections.broker { await broker.close() }
-        if let backend = connections.backend { await backend.close() }
+        if let backend { await backend.close() }
     }
 
-    /// Settles, reconnecting and retrying on connection errors. Gives up only once the worker aborts (the
-    /// message then stays in the processing list, and the reaper returns it after this process is gone).
-    private func settleReliably(
-        _ delivery: RedisDelivery,
-        _ settlement: RedisSettlement,
-        _ connections: inout SlotConnections
-    ) async -> Bool {
-        var attempts = 0
+    /// The slot's hot path, isolated to its broker connection: every Redis call is a plain call on the
+    /// connection's own thread (no executor hops), and a settlement travels in one pipeline with the next fetch.
+    /// Returns once the worker stops and the last settlement is made; throws on a Redis error.
+    private func runConnected(
+        _ state: SlotState,
+        backend: RedisConnection?,
+        on connection: isolated RedisConnection
+    ) async throws {
+        if let pending = state.pending {
+            try await broker.settle(pending.delivery, pending.settlement, broker: connection, backend: backend)
+            state.pending = nil
+            report(pending.report)
+        }
+        if state.needsRecovery {
+            let returned = try broker.recover(slot: state.slot, on: connection, workerName: configuration.name)
+            if returned > 0 { logger.warning("slot \(state.slot): returned \(returned) unowned message(s) to their queues") }
+            state.needsRecovery = false
+        }
+        if state.failures > 0 {
+            logger.info("slot \(state.slot): connected to Redis again")
+            state.failures = 0
+        }
+        var next: RedisDelivery?
         while true {
-            do {
-                let brokerConnection = try await connectBroker(&connections)
-                let backendConnection = try await connectBackend(&connections)
-                try await broker.settle(delivery, settlement, broker: brokerConnection, backend: backendConnection)
-                connectionRecovered(slot: delivery.slot, &connections)
-                return true
-            } catch {
-                attempts += 1
-                if phase == .aborting && attempts > 1 {
-                    logger.error("slot \(delivery.slot): could not settle a message before exiting: \(error); it stays in the processing list")
-                    return false
+            if let pending = state.pending {
+                if phase == .running {
+                    let listKeys = CeleryQueue.fetchOrder(queues: state.order)
+                    (_, next) = try await broker.settleAndFetch(
+                        pending.delivery, pending.settlement, listKeys: listKeys, broker: connection, backend: backend
+                    )
+                } else {
+                    try await broker.settle(pending.delivery, pending.settlement, broker: connection, backend: backend)
                 }
-                await connectionFailed(error, slot: delivery.slot, &connections)
+                state.pending = nil
+                report(pending.report)
+            } else if phase == .running {
+                next = try broker.fetch(slot: state.slot, listKeys: CeleryQueue.fetchOrder(queues: state.order), on: connection)
             }
+            if next == nil {
+                guard phase == .running else { return }
+                let key = state.order[state.blockIndex % state.order.count]
+                state.blockIndex += 1
+                next = try broker.blockingFetch(slot: state.slot, listKey: key, timeout: configuration.blockTimeout, on: connection)
+                if next == nil { continue }
+            }
+            guard let delivery = next else { continue }
+            next = nil
+            state.order = CeleryQueue.rotated(state.order, lastUsed: delivery.queue)
+            if phase != .running {
+                // Fetched as shutdown began: it never started, so it goes back unchanged.
+                state.pending = Pending(
+                    delivery: delivery, settlement: .requeue(message: delivery.raw, listKey: delivery.listKey),
+                    report: Report(name: "?", id: "?", state: "RETURNED", start: .now, failed: nil, note: "fetched during shutdown")
+                )
+                continue
+            }
+            state.pending = await process(delivery, backend: backend, on: connection)
         }
     }
 
     // MARK: - Processing one message
 
-    private func process(_ delivery: RedisDelivery, _ connections: inout SlotConnections) async {
+    /// Decides what to do with a delivery (running its task if it is runnable) and returns the settlement.
+    private func process(
+        _ delivery: RedisDelivery,
+        backend: RedisConnection?,
+        on connection: isolated RedisConnection
+    ) async -> Pending {
         let start = ContinuousClock.now
         let now = Date()
         let message: CeleryMessage
@@ -369,9 +396,10 @@ public final class RedisWorker: Sendable {
                     exception: CeleryResult.failure(type: "ValueError", messages: [.string("malformed message: \(error.reason)")])
                 )
             }
-            _ = await settleReliably(delivery, .deadLetter(record, result: result), &connections)
-            finish(name: error.taskName ?? "?", id: error.taskID ?? "?", state: "DEAD-LETTERED", start: start, failed: true, note: error.reason)
-            return
+            return Pending(
+                delivery: delivery, settlement: .deadLetter(record, result: result),
+                report: Report(name: error.taskName ?? "?", id: error.taskID ?? "?", state: "DEAD-LETTERED", start: start, failed: true, note: error.reason)
+            )
         case .success(let decoded):
             message = decoded
         }
@@ -387,45 +415,46 @@ public final class RedisWorker: Sendable {
                 taskID: message.id,
                 exception: CeleryResult.failure(type: "NotRegistered", module: "celery.exceptions", messages: [.string(message.taskName)])
             )
-            _ = await settleReliably(delivery, .deadLetter(record, result: message.ignoreResult ? nil : result), &connections)
-            finish(name: message.taskName, id: message.id, state: "DEAD-LETTERED", start: start, failed: true, note: reason)
-            return
+            return Pending(
+                delivery: delivery, settlement: .deadLetter(record, result: message.ignoreResult ? nil : result),
+                report: Report(name: message.taskName, id: message.id, state: "DEAD-LETTERED", start: start, failed: true, note: reason)
+            )
         }
 
         if message.isExpired(now: now) {
-            let result = message.ignoreResult ? nil : CeleryResult.revokedExpired(taskID: message.id)
-            _ = await settleReliably(delivery, .ack(result: result), &connections)
-            finish(name: name, id: message.id, state: "REVOKED", start: start, failed: true, note: "expired")
-            return
+            return Pending(
+                delivery: delivery, settlement: .ack(result: message.ignoreResult ? nil : CeleryResult.revokedExpired(taskID: message.id)),
+                report: Report(name: name, id: message.id, state: "REVOKED", start: start, failed: true, note: "expired")
+            )
         }
 
         if let eta = message.eta, eta.timeIntervalSince(now) > 0.001 {
-            _ = await settleReliably(
-                delivery, .delay(message: delivery.raw, listKey: delivery.listKey, until: eta, result: nil), &connections
+            return Pending(
+                delivery: delivery, settlement: .delay(message: delivery.raw, listKey: delivery.listKey, until: eta, result: nil),
+                report: Report(name: name, id: message.id, state: "SCHEDULED", start: start, failed: nil, note: "eta \(CeleryTimestamp.format(eta))")
             )
-            finish(name: name, id: message.id, state: "SCHEDULED", start: start, failed: nil, note: "eta \(CeleryTimestamp.format(eta))")
-            return
         }
 
-        if message.isRedelivered, await storedSuccess(taskID: message.id, &connections) {
-            _ = await settleReliably(delivery, .ack(result: nil), &connections)
-            finish(name: name, id: message.id, state: "SUCCESS", start: start, failed: false, note: "redelivered duplicate, not run again")
-            return
+        if message.isRedelivered, await storedSuccess(taskID: message.id, backend: backend, on: connection) {
+            return Pending(
+                delivery: delivery, settlement: .ack(result: nil),
+                report: Report(name: name, id: message.id, state: "SUCCESS", start: start, failed: false, note: "redelivered duplicate, not run again")
+            )
         }
 
         let invocation = JobInvocation(message: message, taskName: name, slot: delivery.slot, queue: delivery.queue)
         let outcome = await execute(handler, invocation)
-        await conclude(outcome, delivery: delivery, message: message, name: name, start: start, &connections)
+        return conclude(outcome, delivery: delivery, message: message, name: name, start: start)
     }
 
-    private func storedSuccess(taskID: String, _ connections: inout SlotConnections) async -> Bool {
+    private func storedSuccess(taskID: String, backend: RedisConnection?, on connection: isolated RedisConnection) async -> Bool {
         do {
-            var connection = try await connectBackend(&connections)
-            if connection == nil { connection = try await connectBroker(&connections) }
-            guard let connection else { return false }
-            return try await broker.storedResult(taskID: taskID, on: connection)?.state == .success
+            if let backend {
+                return try await broker.storedResult(taskID: taskID, on: backend)?.state == .success
+            }
+            return try broker.storedResult(taskID: taskID, on: connection)?.state == .success
         } catch {
-            // Unknown: run it; Celery's own guard keeps a stored SUCCESS anyway.
+            // Unknown: run it; the settle script's guard keeps a stored SUCCESS anyway.
             return false
         }
     }
@@ -436,9 +465,11 @@ public final class RedisWorker: Sendable {
         case cancelled(CancelReason)
     }
 
-    private func execute(_ handler: @escaping JobHandler, _ invocation: JobInvocation) async -> Outcome {
+    /// Runs the handler as a task of its own (so it can be cancelled), started immediately on the caller's
+    /// thread: a handler that never suspends (ping) completes without a single executor hop.
+    nonisolated(nonsending) private func execute(_ handler: @escaping JobHandler, _ invocation: JobInvocation) async -> Outcome {
         let slot = invocation.slot
-        let job = Task { try await handler(invocation) }
+        let job = Task.immediate { try await handler(invocation) }
         let abortNow = state.withLock { state -> Bool in
             state.cancellers[slot] = { job.cancel() }
             state.reasons[slot] = nil
@@ -488,41 +519,50 @@ public final class RedisWorker: Sendable {
         return best
     }
 
+    /// The settlement for a task's outcome.
     private func conclude(
         _ outcome: Outcome,
         delivery: RedisDelivery,
         message: CeleryMessage,
         name: String,
-        start: ContinuousClock.Instant,
-        _ connections: inout SlotConnections
-    ) async {
+        start: ContinuousClock.Instant
+    ) -> Pending {
         let keepResult = !message.ignoreResult
+        func pending(_ settlement: RedisSettlement, _ state: String, failed: Bool?, note: String? = nil) -> Pending {
+            Pending(
+                delivery: delivery, settlement: settlement,
+                report: Report(name: name, id: message.id, state: state, start: start, failed: failed, note: note)
+            )
+        }
         switch outcome {
         case .success(let value):
-            let result = keepResult ? CeleryResult.success(taskID: message.id, result: value) : nil
-            _ = await settleReliably(delivery, .ack(result: result), &connections)
-            finish(name: name, id: message.id, state: "SUCCESS", start: start, failed: false)
+            return pending(.ack(result: keepResult ? CeleryResult.success(taskID: message.id, result: value) : nil), "SUCCESS", failed: false)
 
         case .cancelled(.shutdown):
-            _ = await settleReliably(
-                delivery, .requeue(message: message.redelivered(), listKey: delivery.listKey), &connections
+            return pending(
+                .requeue(message: message.redelivered(), listKey: delivery.listKey), "REQUEUED", failed: nil,
+                note: "worker shutting down"
             )
-            finish(name: name, id: message.id, state: "REQUEUED", start: start, failed: nil, note: "worker shutting down")
 
-        case .cancelled(.hardTimeLimit(let seconds)), .cancelled(.softTimeLimit(let seconds)):
-            let soft: Bool
-            if case .cancelled(.softTimeLimit) = outcome { soft = true } else { soft = false }
-            let exception = CeleryResult.failure(
-                type: soft ? "SoftTimeLimitExceeded" : "TimeLimitExceeded", module: "billiard.exceptions",
-                messages: soft ? [] : [Self.number(seconds)]
+        case .cancelled(.hardTimeLimit(let seconds)):
+            let exception = CeleryResult.failure(type: "TimeLimitExceeded", module: "billiard.exceptions", messages: [Self.number(seconds)])
+            return pending(
+                .ack(result: keepResult ? CeleryResult.failure(taskID: message.id, exception: exception) : nil), "FAILURE",
+                failed: true, note: "hard time limit (\(seconds) s) exceeded"
             )
-            let result = keepResult ? CeleryResult.failure(taskID: message.id, exception: exception) : nil
-            _ = await settleReliably(delivery, .ack(result: result), &connections)
-            finish(name: name, id: message.id, state: "FAILURE", start: start, failed: true, note: "time limit (\(seconds) s) exceeded")
+
+        case .cancelled(.softTimeLimit(let seconds)):
+            let exception = CeleryResult.failure(type: "SoftTimeLimitExceeded", module: "billiard.exceptions", messages: [])
+            return pending(
+                .ack(result: keepResult ? CeleryResult.failure(taskID: message.id, exception: exception) : nil), "FAILURE",
+                failed: true, note: "soft time limit (\(seconds) s) exceeded"
+            )
 
         case .failed(let error):
             let jobError = (error as? JobError)
                 ?? JobError(.failure, exception: .init(type: "RuntimeError", module: "builtins", messages: [.string(String(describing: error))]))
+            let failure = keepResult
+                ? CeleryResult.failure(taskID: message.id, exception: jobError.exception.json, traceback: jobError.traceback) : nil
             switch jobError.kind {
             case .invalidArguments:
                 let reason = "invalid arguments: \(jobError.exception.messages.first?.stringValue ?? jobError.exception.type)"
@@ -530,54 +570,48 @@ public final class RedisWorker: Sendable {
                     reason: reason, queue: delivery.queue, taskID: message.id, taskName: message.taskName,
                     worker: configuration.name, original: delivery.raw
                 )
-                let result = keepResult
-                    ? CeleryResult.failure(taskID: message.id, exception: jobError.exception.json, traceback: jobError.traceback)
-                    : nil
-                _ = await settleReliably(delivery, .deadLetter(record, result: result), &connections)
-                finish(name: name, id: message.id, state: "DEAD-LETTERED", start: start, failed: true, note: reason)
+                return pending(.deadLetter(record, result: failure), "DEAD-LETTERED", failed: true, note: reason)
 
             case .transient where configuration.retryPolicy.shouldRetry(retries: message.retries):
                 let delay = configuration.retryPolicy.delay(forAttempt: message.retries)
                 let eta = Date().addingTimeInterval(Self.seconds(delay))
                 let retried = message.retried(eta: eta, retries: message.retries + 1)
                 let listKey = CeleryQueue.listKey(queue: message.queue(default: delivery.queue), priority: message.priority)
+                let seconds = String(format: "%.3f", Self.seconds(delay))
                 let result = keepResult
                     ? CeleryResult(
                         taskID: message.id, state: .retry, result: jobError.exception.json,
-                        traceback: "Retry in \(String(format: "%.3f", Self.seconds(delay)))s: \(jobError.exception.type)"
+                        traceback: "Retry in \(seconds)s: \(jobError.exception.type)"
                     )
                     : nil
-                _ = await settleReliably(
-                    delivery, .delay(message: retried, listKey: listKey, until: eta, result: result), &connections
-                )
-                finish(
-                    name: name, id: message.id, state: "RETRY", start: start, failed: nil,
-                    note: "\(jobError.exception.type); retry \(message.retries + 1) in \(String(format: "%.3f", Self.seconds(delay))) s"
+                return pending(
+                    .delay(message: retried, listKey: listKey, until: eta, result: result), "RETRY", failed: nil,
+                    note: "\(jobError.exception.type); retry \(message.retries + 1) in \(seconds) s"
                 )
 
             case .failure, .transient:
-                let result = keepResult
-                    ? CeleryResult.failure(taskID: message.id, exception: jobError.exception.json, traceback: jobError.traceback)
-                    : nil
-                _ = await settleReliably(delivery, .ack(result: result), &connections)
-                finish(name: name, id: message.id, state: "FAILURE", start: start, failed: true, note: jobError.exception.type)
+                return pending(.ack(result: failure), "FAILURE", failed: true, note: jobError.exception.type)
             }
         }
     }
 
-    /// The one log line per task: name, id, state, duration (never arguments).
-    private func finish(name: String, id: String, state taskState: String, start: ContinuousClock.Instant, failed: Bool?, note: String? = nil) {
-        let elapsed = ContinuousClock.now - start
-        if let failed {
-            state.withLock { failed ? ($0.failed += 1) : ($0.done += 1) }
+    /// Logs a task's line (name, id, state, duration; never arguments) and counts done and failed tasks.
+    private func report(_ report: Report) {
+        if let failed = report.failed {
+            state.withLock { state in
+                if failed { state.failed += 1 } else { state.done += 1 }
+            }
         }
-        let milliseconds = String(format: "%.2f", Self.seconds(elapsed) * 1000)
-        let suffix = note.map { " (\($0))" } ?? ""
-        if failed == true {
-            logger.warning("task \(name)[\(id)] \(taskState) in \(milliseconds) ms\(suffix)")
-        } else {
-            logger.info("task \(name)[\(id)] \(taskState) in \(milliseconds) ms\(suffix)")
-        }
+        let level: Logger.Level = report.failed == true ? .warning : .info
+        // Formatted only when the level is enabled. Names and ids come from the message: control characters are
+        // escaped so that no message can forge log lines.
+        logger.log(level: level, "\(Self.line(report))")
+    }
+
+    private static func line(_ report: Report) -> String {
+        let milliseconds = String(format: "%.2f", seconds(ContinuousClock.now - report.start) * 1000)
+        let suffix = report.note.map { " (\($0))" } ?? ""
+        return "task \(escaped(report.name))[\(escaped(report.id))] \(report.state) in \(milliseconds) ms\(suffix)"
     }
 
     static func seconds(_ duration: Duration) -> Double {
@@ -590,16 +624,21 @@ public final class RedisWorker: Sendable {
         return .double(value)
     }
 
-    /// A task name for logs and dead-letter reasons: at most 100 characters, control characters escaped.
+    /// A task name for dead-letter reasons: ``escaped(_:)`` in quotes.
     static func quoted(_ name: String) -> String {
-        var text = ""
-        for scalar in name.unicodeScalars.prefix(100) {
+        "'" + escaped(name) + "'"
+    }
+
+    /// Text from a message for logs: at most 100 characters, control characters escaped as `\xNN`.
+    static func escaped(_ text: String) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars.prefix(100) {
             if scalar.value < 0x20 || scalar.value == 0x7F {
-                text += "\\x" + String(scalar.value, radix: 16)
+                result += "\\x" + String(scalar.value, radix: 16)
             } else {
-                text.unicodeScalars.append(scalar)
+                result.unicodeScalars.append(scalar)
             }
         }
-        return "'" + text + (name.unicodeScalars.count > 100 ? "…" : "") + "'"
+        return result + (text.unicodeScalars.count > 100 ? "…" : "")
     }
 }
