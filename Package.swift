@@ -58,11 +58,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "JobQueueRedis",
+            dependencies: [
+                "Redis", "JobQueue",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         .target(name: "TestSupport", dependencies: ["Redis", "Postgres"], swiftSettings: strict),
         .executableTarget(
             name: "oauthq",
             dependencies: [
-                "Redis", "Postgres", "OAuthMaintenance", "JobQueue", "Beat",
+                "Redis", "Postgres", "OAuthMaintenance", "JobQueue", "Beat", "JobQueueRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -78,6 +87,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "JobQueueTests", dependencies: ["JobQueue"], exclude: ["python"], swiftSettings: strict),
+        .testTarget(
+            name: "JobQueueRedisTests",
+            dependencies: ["JobQueueRedis", "JobQueue", "Redis", "Postgres", "OAuthMaintenance", "TestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "OAuthQTests",
             dependencies: ["TestSupport", "Postgres", "OAuthMaintenance", "Redis", "JobQueue"],

@@ -1,0 +1,221 @@
+public import Foundation
+import JobQueue
+public import Redis
+
+/// What the worker hash `P:worker:<id>` shows about a process.
+public struct RedisWorkerInfo: Sendable, Hashable {
+    public var name: String
+    public var pid: Int32
+    public var host: String
+    public var started: Date
+    public var queues: [String]
+    public var concurrency: Int
+    public var done: Int
+    public var failed: Int
+
+    public init(
+        name: String, pid: Int32 = ProcessInfo.processInfo.processIdentifier,
+        host: String = ProcessInfo.processInfo.hostName, started: Date = Date(), queues: [String], concurrency: Int,
+        done: Int = 0, failed: Int = 0
+    ) {
+        self.name = name
+        self.pid = pid
+        self.host = host
+        self.started = started
+        self.queues = queues
+        self.concurrency = concurrency
+        self.done = done
+        self.failed = failed
+    }
+}
+
+extension RedisBroker {
+    // MARK: - Membership
+
+    /// Registers (or re-registers) this process and refreshes its heartbeat, in one pipeline:
+    /// `HSET P:worker:<id> …`, `SADD P:workers <id>`, `SET P:heartbeat:<id> <ms> PX <ttl>`.
+    /// Call it at start and every second; re-registering also repairs the entry if a reaper forgot this
+    /// process after a long stall.
+    public func heartbeat(_ info: RedisWorkerInfo, on connection: isolated RedisConnection, now: Date = Date()) throws {
+        let nowText = CeleryTimestamp.format(now)
+        let fields: [(String, String)] = [
+            ("name", info.name), ("pid", String(info.pid)), ("host", info.host),
+            ("started", CeleryTimestamp.format(info.started)), ("queues", info.queues.joined(separator: ",")),
+            ("concurrency", String(info.concurrency)), ("done", String(info.done)), ("failed", String(info.failed)),
+            ("last_heartbeat", nowText),
+        ]
+        var hset: [[UInt8]] = [utf8("HSET"), utf8(keys.worker(workerID))]
+        for (name, value) in fields {
+            hset.append(utf8(name))
+            hset.append(utf8(value))
+        }
+        let ttl = heartbeatTTL.components
+        let ttlMilliseconds = max(1, ttl.seconds * 1000 + ttl.attoseconds / 1_000_000_000_000_000)
+        let replies = try connection.pipeline([
+            hset,
+            [utf8("SADD"), utf8(keys.workers), utf8(workerID)],
+            [
+                utf8("SET"), utf8(keys.heartbeat(workerID)), utf8(String(Int64(now.timeIntervalSince1970 * 1000))),
+                utf8("PX"), utf8(String(ttlMilliseconds)),
+            ],
+        ])
+        if let message = replies.compactMap(\.errorMessage).first {
+            throw RedisError(.server, "heartbeat failed", serverPrefix: String(message.prefix { !$0.isWhitespace }))
+        }
+    }
+
+    /// Deletes the heartbeat and, when every processing list of this process is empty, forgets it. If a list
+    /// still holds a message (it could not be returned), the entry stays and the next reaper returns it.
+    /// - Returns: true when the process was forgotten.
+    @discardableResult
+    public func deregister(on connection: isolated RedisConnection) throws -> Bool {
+        _ = try connection.command([utf8("DEL"), utf8(keys.heartbeat(workerID))])
+        return try forget(workerID: workerID, slots: concurrency, on: connection)
+    }
+
+    private func forget(workerID id: String, slots: Int, on connection: isolated RedisConnection) throws -> Bool {
+        var scriptKeys = [utf8(keys.heartbeat(id)), utf8(keys.workers), utf8(keys.worker(id))]
+        for slot in 0..<slots { scriptKeys.append(utf8(keys.processing(id, slot: slot))) }
+        let reply = try BrokerScripts.forget.run(on: connection, keys: scriptKeys, arguments: [utf8(id)])
+        return reply.int == 1
+    }
+
+    // MARK: - Recovery
+
+    /// Returns whatever is in this process's processing list for `slot` to its queue (marked redelivered).
+    /// Call it before a slot fetches after (re)connecting, while the slot holds nothing.
+    /// - Returns: the number of messages moved (returned to their queues, or dead-lettered when undecodable).
+    @discardableResult
+    public func recover(slot: Int, on connection: isolated RedisConnection, workerName: String) throws -> Int {
+        try restore(
+            list: processingKey(slot: slot), ownerID: workerID, checkHeartbeat: false, workerName: workerName,
+            on: connection
+        )
+    }
+
+    /// Finds registered workers whose heartbeat key has expired and returns their in-flight messages to their
+    /// queues (redelivered), then forgets them. Safe to run from any number of workers at once.
+    /// - Returns: the number of messages moved (returned to their queues, or dead-lettered when undecodable).
+    @discardableResult
+    public func reapDeadWorkers(on connection: isolated RedisConnection, workerName: String) throws -> Int {
+        let members = try connection.command([utf8("SMEMBERS"), utf8(keys.workers)]).array ?? []
+        let others = members.compactMap(\.string).filter { $0 != workerID }
+        guard !others.isEmpty else { return 0 }
+        let alive = try connection.pipeline(others.map { [utf8("EXISTS"), utf8(keys.heartbeat($0))] })
+        var moved = 0
+        for (id, exists) in zip(others, alive) where exists.int == 0 {
+            let concurrencyValue = try connection.command([
+                utf8("HGET"), utf8(keys.worker(id)), utf8("concurrency"),
+            ])
+            let slots = max(1, Int(concurrencyValue.int ?? 0))
+            var lists = (0..<slots).map { keys.processing(id, slot: $0) }
+            if concurrencyValue.isNull {
+                lists = try scanProcessingLists(of: id, on: connection)
+            }
+            var heartbeatReturned = false
+            for list in lists {
+                let count = try restore(
+                    list: list, ownerID: id, checkHeartbeat: true, workerName: workerName, on: connection
+                )
+                if count < 0 {
+                    heartbeatReturned = true
+                    break
+                }
+                moved += count
+            }
+            if !heartbeatReturned {
+                _ = try forget(workerID: id, slots: slots, on: connection)
+            }
+        }
+        return moved
+    }
+
+    /// Every `P:processing:<id>:*` key (for a worker whose hash is gone).
+    private func scanProcessingLists(of id: String, on connection: isolated RedisConnection) throws -> [String] {
+        let pattern = Self.globEscaped(keys.processing(id, slot: 0).dropLast(1)) + "*"
+        var cursor = "0"
+        var found: [String] = []
+        repeat {
+            let reply = try connection.command([
+                utf8("SCAN"), utf8(cursor), utf8("MATCH"), utf8(pattern), utf8("COUNT"), utf8("1000"),
+            ])
+            guard let parts = reply.array, parts.count == 2, let next = parts[0].string else { break }
+            cursor = next
+            found += (parts[1].array ?? []).compactMap(\.string)
+        } while cursor != "0"
+        return found
+    }
+
+    static func globEscaped(_ text: some StringProtocol) -> String {
+        var escaped = ""
+        for character in text {
+            if "*?[]\\".contains(character) { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
+    }
+
+    /// Returns every message of `list` to its queue, 100 per script call. -1 when the owner's heartbeat came
+    /// back (only with `checkHeartbeat`).
+    private func restore(
+        list: String,
+        ownerID: String,
+        checkHeartbeat: Bool,
+        workerName: String,
+        on connection: isolated RedisConnection
+    ) throws -> Int {
+        let items = (try connection.command([utf8("LRANGE"), utf8(list), utf8("0"), utf8("-1")]).array ?? [])
+            .compactMap(\.bytes)
+        var moved = 0
+        var index = 0
+        while index < items.count {
+            let chunk = items[index..<min(index + 100, items.count)]
+            index += chunk.count
+            var arguments: [[UInt8]] = [utf8(checkHeartbeat ? "1" : "0")]
+            for raw in chunk {
+                switch CeleryMessage.decode(raw) {
+                case .success(let message):
+                    let queue = message.queue(default: CeleryQueue.defaultQueue)
+                    arguments.append(raw)
+                    arguments.append(utf8(CeleryQueue.listKey(queue: queue, priority: message.priority)))
+                    arguments.append(message.redelivered())
+                case .failure(let error):
+                    let record = DeadLetter(
+                        error: error, queue: "", worker: workerName, original: raw
+                    )
+                    var dead = record
+                    dead.reason = "recovered from the processing list of worker \(ownerID): \(error.reason)"
+                    arguments.append(raw)
+                    arguments.append(utf8(keys.dead))
+                    arguments.append(dead.encoded())
+                }
+            }
+            let reply = try BrokerScripts.restore.run(
+                on: connection, keys: [utf8(keys.heartbeat(ownerID)), utf8(list)], arguments: arguments
+            )
+            let count = Int(reply.int ?? 0)
+            if count < 0 { return -1 }
+            moved += count
+        }
+        return moved
+    }
+
+    // MARK: - Delayed messages
+
+    /// Moves up to `limit` due members of the delayed set back to their lists.
+    /// - Returns: how many were moved (call again at once when it equals `limit`).
+    @discardableResult
+    public func promoteDue(now: Date = Date(), limit: Int = 100, on connection: isolated RedisConnection) throws -> Int {
+        let reply = try BrokerScripts.promote.run(
+            on: connection,
+            keys: [utf8(keys.delayed), utf8(keys.dead)],
+            arguments: [utf8(String(Int64(now.timeIntervalSince1970 * 1000))), utf8(String(max(1, limit)))]
+        )
+        return Int(reply.int ?? 0)
+    }
+
+    /// Loads every script into the server's cache (`SCRIPT LOAD`), so that the first calls need no `EVAL`.
+    public func loadScripts(on connection: isolated RedisConnection) throws {
+        _ = try connection.pipeline(BrokerScripts.all.map { [utf8("SCRIPT"), utf8("LOAD"), utf8($0.source)] })
+    }
+}

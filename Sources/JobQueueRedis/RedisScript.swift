@@ -1,0 +1,215 @@
+internal import Crypto
+public import Redis
+
+/// A Lua script run with `EVALSHA`, falling back to `EVAL` (which also caches it on the server) when the
+/// server answers `NOSCRIPT`: after a restart, a `SCRIPT FLUSH`, or on a server that never saw it.
+///
+/// The SHA-1 is computed locally, so no `SCRIPT LOAD` round trip is needed before the first call.
+public struct RedisScript: Sendable, Hashable {
+    /// A short name for logs and errors.
+    public let name: String
+    /// The Lua source.
+    public let source: String
+    /// The lowercase hex SHA-1 of ``source``: the `EVALSHA` handle.
+    public let sha1: String
+
+    public init(name: String, source: String) {
+        self.name = name
+        self.source = source
+        let digest = Insecure.SHA1.hash(data: Array(source.utf8))
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        for byte in digest {
+            text.append(hex[Int(byte >> 4)])
+            text.append(hex[Int(byte & 0x0F)])
+        }
+        self.sha1 = String(decoding: text, as: UTF8.self)
+    }
+
+    /// Runs the script: one round trip (two after a `NOSCRIPT`), on the connection's own thread.
+    /// - Throws: ``RedisError`` from the connection, or a server error raised by the script.
+    public func run(on connection: isolated RedisConnection, keys: [[UInt8]], arguments: [[UInt8]]) throws -> RedisValue {
+        let command = evalsha(keys: keys, arguments: arguments)
+        do {
+            return try connection.command(command)
+        } catch let error as RedisError where error.serverPrefix == "NOSCRIPT" {
+            return try connection.command(eval(command))
+        }
+    }
+
+    /// `EVALSHA sha numkeys keys… arguments…`, e.g. for a pipeline.
+    public func evalsha(keys: [[UInt8]], arguments: [[UInt8]]) -> [[UInt8]] {
+        var command: [[UInt8]] = [Array("EVALSHA".utf8), Array(sha1.utf8), Array(String(keys.count).utf8)]
+        command.reserveCapacity(3 + keys.count + arguments.count)
+        command += keys
+        command += arguments
+        return command
+    }
+
+    /// The `EVAL` form of an ``evalsha(keys:arguments:)`` command (after `NOSCRIPT`).
+    public func eval(_ evalshaCommand: [[UInt8]]) -> [[UInt8]] {
+        var command = evalshaCommand
+        command[0] = Array("EVAL".utf8)
+        command[1] = Array(source.utf8)
+        return command
+    }
+
+    /// Whether `reply` is the `NOSCRIPT` error.
+    public static func isNoScript(_ reply: RedisValue) -> Bool {
+        reply.errorMessage?.hasPrefix("NOSCRIPT") == true
+    }
+}
+
+/// oauthq's Lua scripts. Every script only moves bytes it was given or read: JSON is built in Swift
+/// (`JobQueue`), never re-encoded in Lua (cjson turns `[]` into `{}`). cjson is used for one thing only,
+/// reading `status` from a stored result.
+enum BrokerScripts {
+    /// KEYS[1] = the slot's processing list, KEYS[2…] = the queue lists in fetch order.
+    /// Moves the oldest message (RIGHT) of the first non-empty list to the head of the processing list.
+    /// Returns `{list, message}` or nil.
+    static let fetch = RedisScript(
+        name: "fetch",
+        source: """
+            -- oauthq fetch v1
+            for i = 2, #KEYS do
+              local message = redis.call('LMOVE', KEYS[i], KEYS[1], 'RIGHT', 'LEFT')
+              if message then return {KEYS[i], message} end
+            end
+            return false
+            """
+    )
+
+    /// Settles a delivery in one atomic step.
+    /// KEYS[1] = processing list, KEYS[2] = result key (or any key when ARGV[2] is empty),
+    /// KEYS[3] = target (the delayed zset, the dead list or a queue list; any key for `ack`).
+    /// ARGV[1] = the message as fetched, ARGV[2] = result JSON or '', ARGV[3] = result TTL seconds (0: none),
+    /// ARGV[4] = action (`ack`, `delay`, `dead`, `push`), ARGV[5] = payload (zset member, dead-letter record
+    /// or message to push), ARGV[6] = zset score for `delay`.
+    ///
+    /// The message leaves the processing list (LREM from the tail). For every action but `ack`, nothing else
+    /// happens when it was no longer there (a reaper already returned it to its queue: doing more would
+    /// duplicate it). The result is not written over a stored SUCCESS (Celery's guard against redelivered
+    /// duplicates); when written it is also PUBLISHed on the channel of the same name.
+    /// Returns `{removed, resultWritten}`.
+    static let settle = RedisScript(
+        name: "settle",
+        source: """
+            -- oauthq settle v1
+            local removed = redis.call('LREM', KEYS[1], -1, ARGV[1])
+            local action = ARGV[4]
+            if removed == 0 and action ~= 'ack' then return {0, 0} end
+            local written = 0
+            if ARGV[2] ~= '' then
+              local current = redis.call('GET', KEYS[2])
+              local succeeded = false
+              if current then
+                local ok, stored = pcall(cjson.decode, current)
+                if ok and type(stored) == 'table' and stored['status'] == 'SUCCESS' then succeeded = true end
+              end
+              if not succeeded then
+                local ttl = tonumber(ARGV[3])
+                if ttl and ttl > 0 then
+                  redis.call('SET', KEYS[2], ARGV[2], 'EX', ttl)
+                else
+                  redis.call('SET', KEYS[2], ARGV[2])
+                end
+                redis.call('PUBLISH', KEYS[2], ARGV[2])
+                written = 1
+              end
+            end
+            if action == 'delay' then
+              redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
+            elseif action == 'dead' or action == 'push' then
+              redis.call('RPUSH', KEYS[3], ARGV[5])
+            end
+            return {removed, written}
+            """
+    )
+
+    /// Writes a result unless a SUCCESS is stored: for a result backend that is not the broker's database.
+    /// KEYS[1] = result key; ARGV[1] = JSON, ARGV[2] = TTL seconds (0: none). Returns 1 when written.
+    static let storeResult = RedisScript(
+        name: "store-result",
+        source: """
+            -- oauthq store-result v1
+            local current = redis.call('GET', KEYS[1])
+            if current then
+              local ok, stored = pcall(cjson.decode, current)
+              if ok and type(stored) == 'table' and stored['status'] == 'SUCCESS' then return 0 end
+            end
+            local ttl = tonumber(ARGV[2])
+            if ttl and ttl > 0 then
+              redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+            else
+              redis.call('SET', KEYS[1], ARGV[1])
+            end
+            redis.call('PUBLISH', KEYS[1], ARGV[1])
+            return 1
+            """
+    )
+
+    /// Moves due delayed messages back to their lists.
+    /// KEYS[1] = delayed zset, KEYS[2] = dead list; ARGV[1] = now (ms), ARGV[2] = limit.
+    /// A member is `<list key> NUL <message>`. Members are RPUSHed latest-due first, so the earliest-due one
+    /// ends at the consuming end and is served first. A member without NUL (never written by oauthq) goes to
+    /// the dead list as is. Returns the number moved.
+    static let promote = RedisScript(
+        name: "promote",
+        source: """
+            -- oauthq promote v1
+            local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+            for i = #due, 1, -1 do
+              local member = due[i]
+              local separator = string.find(member, '\\0', 1, true)
+              if separator then
+                redis.call('RPUSH', string.sub(member, 1, separator - 1), string.sub(member, separator + 1))
+              else
+                redis.call('RPUSH', KEYS[2], member)
+              end
+              redis.call('ZREM', KEYS[1], member)
+            end
+            return #due
+            """
+    )
+
+    /// Returns messages from a processing list to their queues.
+    /// KEYS[1] = the owner's heartbeat key, KEYS[2] = the processing list.
+    /// ARGV[1] = '1' to act only while the heartbeat is absent (reaping another worker), '0' for the
+    /// caller's own list; then triples (message as stored, target list, message to RPUSH).
+    /// Returns the number moved, or -1 when the heartbeat came back.
+    static let restore = RedisScript(
+        name: "restore",
+        source: """
+            -- oauthq restore v1
+            if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+            local moved = 0
+            for i = 2, #ARGV, 3 do
+              if redis.call('LREM', KEYS[2], 1, ARGV[i]) > 0 then
+                redis.call('RPUSH', ARGV[i + 1], ARGV[i + 2])
+                moved = moved + 1
+              end
+            end
+            return moved
+            """
+    )
+
+    /// Forgets a worker whose heartbeat is gone and whose processing lists are empty.
+    /// KEYS[1] = heartbeat, KEYS[2] = the workers set, KEYS[3] = the worker hash, KEYS[4…] = its processing
+    /// lists; ARGV[1] = the worker id. Returns 1 when forgotten, 0 when it is alive or still holds messages.
+    static let forget = RedisScript(
+        name: "forget",
+        source: """
+            -- oauthq forget v1
+            if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+            for i = 4, #KEYS do
+              if redis.call('LLEN', KEYS[i]) > 0 then return 0 end
+            end
+            redis.call('SREM', KEYS[2], ARGV[1])
+            redis.call('DEL', KEYS[3])
+            for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
+            return 1
+            """
+    )
+
+    static let all: [RedisScript] = [fetch, settle, storeResult, promote, restore, forget]
+}

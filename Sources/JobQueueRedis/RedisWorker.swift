@@ -1,0 +1,644 @@
+import Foundation
+public import JobQueue
+public import Logging
+public import Redis
+import Synchronization
+
+/// A Celery-compatible worker process on ``RedisBroker``: `concurrency` slots, each with its own Redis
+/// connection(s) (actors on dedicated threads), plus one maintenance connection for the heartbeat, the
+/// reaper and the delayed-set promoter.
+///
+/// Per message a slot: decodes it (a poison message is dead-lettered, with a `FAILURE` result when its id is
+/// readable), resolves the task name through the aliases (unknown: dead letter + `NotRegistered`), revokes
+/// it when past `expires`, parks it in the delayed set when its `eta` is ahead, skips it when it is a
+/// redelivery of a task whose `SUCCESS` is stored, else runs the handler under the time limits, then
+/// settles it in one script. Transient failures are retried with ``RetryPolicy`` (a new message with the
+/// same id and `retries + 1`, parked until its ETA; `RETRY` stored).
+///
+/// Shutdown: ``requestShutdown()`` once stops fetching and lets running tasks finish for
+/// ``Configuration/shutdownTimeout``; after that, or on a second call, running tasks are cancelled and their
+/// messages returned to their queues (redelivered). ``run()`` then deregisters and returns.
+public final class RedisWorker: Sendable {
+    /// Worker settings.
+    public struct Configuration: Sendable {
+        /// The broker.
+        public var broker: RedisConfiguration
+        /// The result backend when it differs from the broker (another server or database); nil: the broker.
+        public var backend: RedisConfiguration?
+        /// The prefix of oauthq's keys.
+        public var keyPrefix: String = "oauthq"
+        /// The queues to consume, in order.
+        public var queues: [String] = [CeleryQueue.defaultQueue]
+        /// Slots: tasks run at once.
+        public var concurrency: Int = 1
+        /// The node name (`oauthq@host`), shown in the worker hash, dead letters and `STARTED`-like fields.
+        public var name: String = "oauthq@" + (ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost")
+        /// Seconds results are kept (Celery's `result_expires`); 0: forever.
+        public var resultExpires: Int = 86_400
+        /// How long a first shutdown request lets running tasks finish.
+        public var shutdownTimeout: Duration = .seconds(30)
+        /// Retries of transient failures.
+        public var retryPolicy = RetryPolicy()
+        /// Task name aliases: `alias → registered name`.
+        public var aliases: [String: String] = [:]
+        /// Worker-wide time limits, used when a message sets none (`headers.timelimit` wins).
+        public var defaultTimeLimit = CeleryMessage.TimeLimit.none
+        /// How long an idle slot blocks in `BLMOVE` before polling every list again.
+        public var blockTimeout: Duration = .milliseconds(100)
+        /// The heartbeat key's TTL.
+        public var heartbeatTTL: Duration = .seconds(5)
+        /// How often the heartbeat is refreshed and dead workers are reaped.
+        public var heartbeatInterval: Duration = .seconds(1)
+        /// How often due delayed messages are promoted.
+        public var promoteInterval: Duration = .milliseconds(200)
+        /// Backoff between reconnect attempts.
+        public var reconnectPolicy = RedisReconnectPolicy(initialDelay: .milliseconds(100), maxDelay: .seconds(5))
+
+        public init(broker: RedisConfiguration, backend: RedisConfiguration? = nil) {
+            self.broker = broker
+            self.backend = backend
+        }
+    }
+
+    private enum Phase: Sendable { case running, draining, aborting }
+
+    /// Why a running handler was cancelled.
+    private enum CancelReason: Sendable {
+        case shutdown
+        case softTimeLimit(Double)
+        case hardTimeLimit(Double)
+    }
+
+    private struct State: Sendable {
+        var phase = Phase.running
+        var shutdownRequests = 0
+        var cancellers: [Int: @Sendable () -> Void] = [:]
+        var reasons: [Int: CancelReason] = [:]
+        var done = 0
+        var failed = 0
+        var slotsFinished = false
+    }
+
+    /// The settings.
+    public let configuration: Configuration
+    /// The broker model (keys, scripts).
+    public let broker: RedisBroker
+    private let handlers: [String: JobHandler]
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let started = Date()
+
+    /// - Parameters:
+    ///   - configuration: the settings.
+    ///   - handlers: the tasks by name.
+    ///   - logger: receives one line per task and connection events; never task arguments.
+    public init(configuration: Configuration, handlers: [String: JobHandler], logger: Logger) {
+        var configuration = configuration
+        configuration.concurrency = max(1, configuration.concurrency)
+        if configuration.queues.isEmpty { configuration.queues = [CeleryQueue.defaultQueue] }
+        self.configuration = configuration
+        self.broker = RedisBroker(
+            keyPrefix: configuration.keyPrefix,
+            concurrency: configuration.concurrency,
+            resultExpires: configuration.resultExpires,
+            heartbeatTTL: configuration.heartbeatTTL
+        )
+        self.handlers = handlers
+        self.logger = logger
+    }
+
+    // MARK: - Control
+
+    /// First call: stop fetching and drain (bounded by ``Configuration/shutdownTimeout``). Second call: abort
+    /// running tasks and return their messages at once. Safe from any thread (e.g. a signal source).
+    public func requestShutdown() {
+        let requests = state.withLock { state -> Int in
+            state.shutdownRequests += 1
+            if state.phase == .running { state.phase = .draining }
+            return state.shutdownRequests
+        }
+        if requests == 1 {
+            logger.info("warm shutdown: no new tasks; waiting up to \(Self.seconds(configuration.shutdownTimeout)) s for running ones")
+            let timeout = configuration.shutdownTimeout
+            Task { [self] in
+                try? await Task.sleep(for: timeout)
+                if !state.withLock({ $0.slotsFinished }) {
+                    logger.warning("shutdown timeout: cancelling running tasks and returning them to their queues")
+                    abort()
+                }
+            }
+        } else if requests == 2 {
+            logger.warning("second signal: cancelling running tasks and returning them to their queues")
+            abort()
+        }
+    }
+
+    private func abort() {
+        let cancellers = state.withLock { state -> [@Sendable () -> Void] in
+            state.phase = .aborting
+            for slot in state.cancellers.keys where state.reasons[slot] == nil {
+                state.reasons[slot] = .shutdown
+            }
+            return Array(state.cancellers.values)
+        }
+        cancellers.forEach { $0() }
+    }
+
+    private var phase: Phase { state.withLock { $0.phase } }
+
+    /// Tasks done and failed so far.
+    public var counts: (done: Int, failed: Int) { state.withLock { ($0.done, $0.failed) } }
+
+    // MARK: - Running
+
+    /// Registers the worker, runs the slots and the maintenance loop until shutdown, then deregisters.
+    /// - Throws: a permanent ``RedisError`` at start (a wrong password, a bad database); transient errors are
+    ///   retried with backoff for as long as the worker runs.
+    public func run() async throws {
+        let maintenance = try await connectAtStart()
+        try await broker.loadScripts(on: maintenance)
+        try await broker.heartbeat(info(), on: maintenance)
+        let reaped = try await broker.reapDeadWorkers(on: maintenance, workerName: configuration.name)
+        if reaped > 0 { logger.warning("returned \(reaped) message(s) of dead workers to their queues") }
+        logger.info(
+            "worker \(configuration.name) (id \(broker.workerID)) ready: queues \(configuration.queues.joined(separator: ",")), concurrency \(configuration.concurrency), prefix \(configuration.keyPrefix)"
+        )
+
+        let maintenanceTask = Task { await self.maintain(initial: maintenance) }
+        await withTaskGroup(of: Void.self) { group in
+            for slot in 0..<configuration.concurrency {
+                group.addTask { await self.runSlot(slot) }
+            }
+        }
+        state.withLock { $0.slotsFinished = true }
+        maintenanceTask.cancel()
+        if let connection = await maintenanceTask.value {
+            do {
+                try await broker.heartbeat(info(), on: connection)
+                if try await broker.deregister(on: connection) {
+                    logger.info("worker \(configuration.name) stopped")
+                } else {
+                    logger.warning("worker \(configuration.name) stopped with messages left in its processing lists; another worker will return them")
+                }
+            } catch {
+                logger.error("could not deregister: \(error)")
+            }
+        }
+    }
+
+    private func info() -> RedisWorkerInfo {
+        let (done, failed) = counts
+        return RedisWorkerInfo(
+            name: configuration.name, started: started, queues: configuration.queues,
+            concurrency: configuration.concurrency, done: done, failed: failed
+        )
+    }
+
+    private func connectAtStart() async throws -> RedisConnection {
+        var attempt = 1
+        while true {
+            do {
+                return try await RedisConnection.connect(configuration.broker)
+            } catch let error as RedisError where error.isTransient {
+                if phase != .running { throw error }
+                if attempt == 1 { logger.error("cannot reach Redis at \(configuration.broker): \(error); retrying") }
+                try await Task.sleep(for: configuration.reconnectPolicy.delay(forRetry: attempt))
+                attempt += 1
+            }
+        }
+    }
+
+    // MARK: - Maintenance: heartbeat, reaper, promoter
+
+    private func maintain(initial: RedisConnection) async -> RedisConnection? {
+        var connection: RedisConnection? = initial
+        var lastBeat = ContinuousClock.now
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                if connection == nil {
+                    connection = try await RedisConnection.connect(configuration.broker)
+                    if failures > 0 { logger.info("maintenance connection to Redis restored") }
+                    failures = 0
+                }
+                guard let live = connection else { continue }
+                if ContinuousClock.now - lastBeat >= configuration.heartbeatInterval {
+                    lastBeat = ContinuousClock.now
+                    try await broker.heartbeat(info(), on: live)
+                    let reaped = try await broker.reapDeadWorkers(on: live, workerName: configuration.name)
+                    if reaped > 0 { logger.warning("returned \(reaped) message(s) of dead workers to their queues") }
+                }
+                while try await broker.promoteDue(limit: 100, on: live) == 100 {}
+                try? await Task.sleep(for: configuration.promoteInterval)
+            } catch {
+                failures += 1
+                if failures == 1 { logger.warning("maintenance: Redis error: \(error); reconnecting") }
+                connection = nil
+                try? await Task.sleep(for: configuration.reconnectPolicy.delay(forRetry: min(failures, 20)))
+            }
+        }
+        return connection
+    }
+
+    // MARK: - Slots
+
+    /// A slot's state across reconnects. Only its own slot task touches it, one step at a time.
+    private final class SlotState: @unchecked Sendable {
+        // @unchecked Sendable: used by exactly one task (the slot's), sequentially.
+        let slot: Int
+        var order: [String]
+        var blockIndex = 0
+        var needsRecovery = true
+        var failures = 0
+        /// A settlement Redis has not confirmed yet: retried (it is idempotent) before anything else.
+        var pending: Pending?
+
+        init(slot: Int, order: [String]) {
+            self.slot = slot
+            self.order = order
+        }
+    }
+
+    /// A settlement to make, and the task's log line once it is made.
+    private struct Pending: Sendable {
+        var delivery: RedisDelivery
+        var settlement: RedisSettlement
+        var report: Report
+    }
+
+    /// The one log line per task.
+    private struct Report: Sendable {
+        var name: String
+        var id: String
+        var state: String
+        var start: ContinuousClock.Instant
+        /// true: counts as failed, false: as done, nil: neither (scheduled, retried, requeued).
+        var failed: Bool?
+        var note: String?
+    }
+
+    /// The slot's outer loop: (re)connects with backoff and runs ``runConnected(_:backend:on:)`` until the
+    /// worker stops and nothing is left to settle.
+    private func runSlot(_ slot: Int) async {
+        let queues = configuration.queues
+        // Stagger the slots so that they start on different queues.
+        let shift = slot % queues.count
+        let state = SlotState(slot: slot, order: Array(queues[shift...] + queues[..<shift]))
+        var backend: RedisConnection?
+        while state.pending != nil || phase == .running {
+            var connection: RedisConnection?
+            do {
+                let broker = try await RedisConnection.connect(configuration.broker)
+                connection = broker
+                if let backendConfiguration = configuration.backend, backend == nil {
+                    backend = try await RedisConnection.connect(backendConfiguration)
+                }
+                try await runConnected(state, backend: backend, on: broker)
+                await broker.close()
+            } catch {
+                state.failures += 1
+                state.needsRecovery = true
+                if state.failures == 1 {
+                    logger.warning("slot \(slot): Redis error: \(error); reconnecting with backoff")
+                }
+                if let connection { await connection.close() }
+                if let backend { await backend.close() }
+                backend = nil
+                if phase == .aborting && state.failures > 1 {
+                    if state.pending != nil {
+                        logger.error("slot \(slot): could not settle a message before exiting; it stays in the processing list for the reaper")
+                    }
+                    break
+                }
+                try? await Task.sleep(for: configuration.reconnectPolicy.delay(forRetry: min(state.failures, 20)))
+            }
+        }
+        if let backend { await backend.close() }
+    }
+
+    /// The slot's hot path, isolated to its broker connection: every Redis call is a plain call on the
+    /// connection's own thread (no executor hops), and a settlement travels in one pipeline with the next fetch.
+    /// Returns once the worker stops and the last settlement is made; throws on a Redis error.
+    private func runConnected(
+        _ state: SlotState,
+        backend: RedisConnection?,
+        on connection: isolated RedisConnection
+    ) async throws {
+        if let pending = state.pending {
+            try await broker.settle(pending.delivery, pending.settlement, broker: connection, backend: backend)
+            state.pending = nil
+            report(pending.report)
+        }
+        if state.needsRecovery {
+            let returned = try broker.recover(slot: state.slot, on: connection, workerName: configuration.name)
+            if returned > 0 { logger.warning("slot \(state.slot): returned \(returned) unowned message(s) to their queues") }
+            state.needsRecovery = false
+        }
+        if state.failures > 0 {
+            logger.info("slot \(state.slot): connected to Redis again")
+            state.failures = 0
+        }
+        var next: RedisDelivery?
+        while true {
+            if let pending = state.pending {
+                if phase == .running {
+                    let listKeys = CeleryQueue.fetchOrder(queues: state.order)
+                    (_, next) = try await broker.settleAndFetch(
+                        pending.delivery, pending.settlement, listKeys: listKeys, broker: connection, backend: backend
+                    )
+                } else {
+                    try await broker.settle(pending.delivery, pending.settlement, broker: connection, backend: backend)
+                }
+                state.pending = nil
+                report(pending.report)
+            } else if phase == .running {
+                next = try broker.fetch(slot: state.slot, listKeys: CeleryQueue.fetchOrder(queues: state.order), on: connection)
+            }
+            if next == nil {
+                guard phase == .running else { return }
+                let key = state.order[state.blockIndex % state.order.count]
+                state.blockIndex += 1
+                next = try broker.blockingFetch(slot: state.slot, listKey: key, timeout: configuration.blockTimeout, on: connection)
+                if next == nil { continue }
+            }
+            guard let delivery = next else { continue }
+            next = nil
+            state.order = CeleryQueue.rotated(state.order, lastUsed: delivery.queue)
+            if phase != .running {
+                // Fetched as shutdown began: it never started, so it goes back unchanged.
+                state.pending = Pending(
+                    delivery: delivery, settlement: .requeue(message: delivery.raw, listKey: delivery.listKey),
+                    report: Report(name: "?", id: "?", state: "RETURNED", start: .now, failed: nil, note: "fetched during shutdown")
+                )
+                continue
+            }
+            state.pending = await process(delivery, backend: backend, on: connection)
+        }
+    }
+
+    // MARK: - Processing one message
+
+    /// Decides what to do with a delivery (running its task if it is runnable) and returns the settlement.
+    private func process(
+        _ delivery: RedisDelivery,
+        backend: RedisConnection?,
+        on connection: isolated RedisConnection
+    ) async -> Pending {
+        let start = ContinuousClock.now
+        let now = Date()
+        let message: CeleryMessage
+        switch CeleryMessage.decode(delivery.raw) {
+        case .failure(let error):
+            let record = DeadLetter(error: error, time: now, queue: delivery.queue, worker: configuration.name, original: delivery.raw)
+            let result = error.taskID.map {
+                CeleryResult.failure(
+                    taskID: $0,
+                    exception: CeleryResult.failure(type: "ValueError", messages: [.string("malformed message: \(error.reason)")])
+                )
+            }
+            return Pending(
+                delivery: delivery, settlement: .deadLetter(record, result: result),
+                report: Report(name: error.taskName ?? "?", id: error.taskID ?? "?", state: "DEAD-LETTERED", start: start, failed: true, note: error.reason)
+            )
+        case .success(let decoded):
+            message = decoded
+        }
+
+        let name = configuration.aliases[message.taskName] ?? message.taskName
+        guard let handler = handlers[name] else {
+            let reason = "unregistered task \(Self.quoted(message.taskName))"
+            let record = DeadLetter(
+                reason: reason, time: now, queue: delivery.queue, taskID: message.id, taskName: message.taskName,
+                worker: configuration.name, original: delivery.raw
+            )
+            let result = CeleryResult.failure(
+                taskID: message.id,
+                exception: CeleryResult.failure(type: "NotRegistered", module: "celery.exceptions", messages: [.string(message.taskName)])
+            )
+            return Pending(
+                delivery: delivery, settlement: .deadLetter(record, result: message.ignoreResult ? nil : result),
+                report: Report(name: message.taskName, id: message.id, state: "DEAD-LETTERED", start: start, failed: true, note: reason)
+            )
+        }
+
+        if message.isExpired(now: now) {
+            return Pending(
+                delivery: delivery, settlement: .ack(result: message.ignoreResult ? nil : CeleryResult.revokedExpired(taskID: message.id)),
+                report: Report(name: name, id: message.id, state: "REVOKED", start: start, failed: true, note: "expired")
+            )
+        }
+
+        if let eta = message.eta, eta.timeIntervalSince(now) > 0.001 {
+            return Pending(
+                delivery: delivery, settlement: .delay(message: delivery.raw, listKey: delivery.listKey, until: eta, result: nil),
+                report: Report(name: name, id: message.id, state: "SCHEDULED", start: start, failed: nil, note: "eta \(CeleryTimestamp.format(eta))")
+            )
+        }
+
+        if message.isRedelivered, await storedSuccess(taskID: message.id, backend: backend, on: connection) {
+            return Pending(
+                delivery: delivery, settlement: .ack(result: nil),
+                report: Report(name: name, id: message.id, state: "SUCCESS", start: start, failed: false, note: "redelivered duplicate, not run again")
+            )
+        }
+
+        let invocation = JobInvocation(message: message, taskName: name, slot: delivery.slot, queue: delivery.queue)
+        let outcome = await execute(handler, invocation)
+        return conclude(outcome, delivery: delivery, message: message, name: name, start: start)
+    }
+
+    private func storedSuccess(taskID: String, backend: RedisConnection?, on connection: isolated RedisConnection) async -> Bool {
+        do {
+            if let backend {
+                return try await broker.storedResult(taskID: taskID, on: backend)?.state == .success
+            }
+            return try broker.storedResult(taskID: taskID, on: connection)?.state == .success
+        } catch {
+            // Unknown: run it; the settle script's guard keeps a stored SUCCESS anyway.
+            return false
+        }
+    }
+
+    private enum Outcome: Sendable {
+        case success(JSONValue)
+        case failed(any Error)
+        case cancelled(CancelReason)
+    }
+
+    /// Runs the handler as a task of its own (so it can be cancelled), started immediately on the caller's
+    /// thread: a handler that never suspends (ping) completes without a single executor hop.
+    nonisolated(nonsending) private func execute(_ handler: @escaping JobHandler, _ invocation: JobInvocation) async -> Outcome {
+        let slot = invocation.slot
+        let job = Task.immediate { try await handler(invocation) }
+        let abortNow = state.withLock { state -> Bool in
+            state.cancellers[slot] = { job.cancel() }
+            state.reasons[slot] = nil
+            if state.phase == .aborting {
+                state.reasons[slot] = .shutdown
+                return true
+            }
+            return false
+        }
+        if abortNow { job.cancel() }
+
+        var timer: Task<Void, Never>?
+        if let (seconds, reason) = timeLimit(for: invocation.message) {
+            timer = Task { [self] in
+                try? await Task.sleep(for: .nanoseconds(Int64(seconds * 1e9)))
+                if Task.isCancelled { return }
+                let cancel = self.state.withLock { state -> Bool in
+                    guard state.cancellers[slot] != nil, state.reasons[slot] == nil else { return false }
+                    state.reasons[slot] = reason
+                    return true
+                }
+                if cancel { job.cancel() }
+            }
+        }
+        let result = await job.result
+        timer?.cancel()
+        let reason = state.withLock { state -> CancelReason? in
+            state.cancellers[slot] = nil
+            return state.reasons.removeValue(forKey: slot)
+        }
+        switch result {
+        case .success(let value):
+            return .success(value)
+        case .failure(let error):
+            if let reason { return .cancelled(reason) }
+            return .failed(error)
+        }
+    }
+
+    /// The earliest of the soft and hard limits (message first, then the worker's defaults).
+    private func timeLimit(for message: CeleryMessage) -> (Double, CancelReason)? {
+        let hard = message.timeLimit.hard ?? configuration.defaultTimeLimit.hard
+        let soft = message.timeLimit.soft ?? configuration.defaultTimeLimit.soft
+        var best: (Double, CancelReason)?
+        if let hard, hard > 0 { best = (hard, .hardTimeLimit(hard)) }
+        if let soft, soft > 0, soft < (best?.0 ?? .infinity) { best = (soft, .softTimeLimit(soft)) }
+        return best
+    }
+
+    /// The settlement for a task's outcome.
+    private func conclude(
+        _ outcome: Outcome,
+        delivery: RedisDelivery,
+        message: CeleryMessage,
+        name: String,
+        start: ContinuousClock.Instant
+    ) -> Pending {
+        let keepResult = !message.ignoreResult
+        func pending(_ settlement: RedisSettlement, _ state: String, failed: Bool?, note: String? = nil) -> Pending {
+            Pending(
+                delivery: delivery, settlement: settlement,
+                report: Report(name: name, id: message.id, state: state, start: start, failed: failed, note: note)
+            )
+        }
+        switch outcome {
+        case .success(let value):
+            return pending(.ack(result: keepResult ? CeleryResult.success(taskID: message.id, result: value) : nil), "SUCCESS", failed: false)
+
+        case .cancelled(.shutdown):
+            return pending(
+                .requeue(message: message.redelivered(), listKey: delivery.listKey), "REQUEUED", failed: nil,
+                note: "worker shutting down"
+            )
+
+        case .cancelled(.hardTimeLimit(let seconds)):
+            let exception = CeleryResult.failure(type: "TimeLimitExceeded", module: "billiard.exceptions", messages: [Self.number(seconds)])
+            return pending(
+                .ack(result: keepResult ? CeleryResult.failure(taskID: message.id, exception: exception) : nil), "FAILURE",
+                failed: true, note: "hard time limit (\(seconds) s) exceeded"
+            )
+
+        case .cancelled(.softTimeLimit(let seconds)):
+            let exception = CeleryResult.failure(type: "SoftTimeLimitExceeded", module: "billiard.exceptions", messages: [])
+            return pending(
+                .ack(result: keepResult ? CeleryResult.failure(taskID: message.id, exception: exception) : nil), "FAILURE",
+                failed: true, note: "soft time limit (\(seconds) s) exceeded"
+            )
+
+        case .failed(let error):
+            let jobError = (error as? JobError)
+                ?? JobError(.failure, exception: .init(type: "RuntimeError", module: "builtins", messages: [.string(String(describing: error))]))
+            let failure = keepResult
+                ? CeleryResult.failure(taskID: message.id, exception: jobError.exception.json, traceback: jobError.traceback) : nil
+            switch jobError.kind {
+            case .invalidArguments:
+                let reason = "invalid arguments: \(jobError.exception.messages.first?.stringValue ?? jobError.exception.type)"
+                let record = DeadLetter(
+                    reason: reason, queue: delivery.queue, taskID: message.id, taskName: message.taskName,
+                    worker: configuration.name, original: delivery.raw
+                )
+                return pending(.deadLetter(record, result: failure), "DEAD-LETTERED", failed: true, note: reason)
+
+            case .transient where configuration.retryPolicy.shouldRetry(retries: message.retries):
+                let delay = configuration.retryPolicy.delay(forAttempt: message.retries)
+                let eta = Date().addingTimeInterval(Self.seconds(delay))
+                let retried = message.retried(eta: eta, retries: message.retries + 1)
+                let listKey = CeleryQueue.listKey(queue: message.queue(default: delivery.queue), priority: message.priority)
+                let seconds = String(format: "%.3f", Self.seconds(delay))
+                let result = keepResult
+                    ? CeleryResult(
+                        taskID: message.id, state: .retry, result: jobError.exception.json,
+                        traceback: "Retry in \(seconds)s: \(jobError.exception.type)"
+                    )
+                    : nil
+                return pending(
+                    .delay(message: retried, listKey: listKey, until: eta, result: result), "RETRY", failed: nil,
+                    note: "\(jobError.exception.type); retry \(message.retries + 1) in \(seconds) s"
+                )
+
+            case .failure, .transient:
+                return pending(.ack(result: failure), "FAILURE", failed: true, note: jobError.exception.type)
+            }
+        }
+    }
+
+    /// Logs a task's line (name, id, state, duration; never arguments) and counts done and failed tasks.
+    private func report(_ report: Report) {
+        if let failed = report.failed {
+            state.withLock { state in
+                if failed { state.failed += 1 } else { state.done += 1 }
+            }
+        }
+        let level: Logger.Level = report.failed == true ? .warning : .info
+        // Formatted only when the level is enabled. Names and ids come from the message: control characters are
+        // escaped so that no message can forge log lines.
+        logger.log(level: level, "\(Self.line(report))")
+    }
+
+    private static func line(_ report: Report) -> String {
+        let milliseconds = String(format: "%.2f", seconds(ContinuousClock.now - report.start) * 1000)
+        let suffix = report.note.map { " (\($0))" } ?? ""
+        return "task \(escaped(report.name))[\(escaped(report.id))] \(report.state) in \(milliseconds) ms\(suffix)"
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+
+    private static func number(_ value: Double) -> JSONValue {
+        if value.rounded() == value, let integer = Int64(exactly: value) { return .int(integer) }
+        return .double(value)
+    }
+
+    /// A task name for dead-letter reasons: ``escaped(_:)`` in quotes.
+    static func quoted(_ name: String) -> String {
+        "'" + escaped(name) + "'"
+    }
+
+    /// Text from a message for logs: at most 100 characters, control characters escaped as `\xNN`.
+    static func escaped(_ text: String) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars.prefix(100) {
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                result += "\\x" + String(scalar.value, radix: 16)
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + (text.unicodeScalars.count > 100 ? "…" : "")
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import JobQueue
+import JobQueueRedis
+import OAuthMaintenance
+import Postgres
+
+/// The worker's tasks — `ping`, `cleartokens`, `createapplication` — as ``JobHandler``s, with one lazily
+/// opened PostgreSQL connection per slot.
+struct WorkerTasks: Sendable {
+    /// Environment values for `cleartokens` (DOT's names); task kwargs override them.
+    let clearTokensDefaults: [String: String]
+    /// DOT's settings for `createapplication`, read from the environment at start.
+    let createApplicationSettings: CreateApplicationSettings
+    /// One database per slot.
+    let databases: [WorkerDatabase]
+
+    init(concurrency: Int, databaseURL: String?, environment: [String: String]) throws {
+        var defaults: [String: String] = [:]
+        for key in ClearTokensSettings.Key.allCases {
+            if let value = environment[key.rawValue], !value.isEmpty { defaults[key.rawValue] = value }
+        }
+        // Fail at start, not per task, on settings that do not parse.
+        do {
+            _ = try ClearTokensSettings(values: defaults)
+        } catch {
+            throw CommandFailure(exitCode: 1, "ImproperlyConfigured: \(error.description)")
+        }
+        clearTokensDefaults = defaults
+        do {
+            createApplicationSettings = try CreateApplicationSettings(environment: environment)
+        } catch {
+            throw CommandFailure(exitCode: 1, error.description)
+        }
+        databases = (0..<max(1, concurrency)).map { _ in WorkerDatabase(url: databaseURL) }
+    }
+
+    /// The handlers by task name.
+    var handlers: [String: JobHandler] {
+        [
+            "ping": { invocation in try Self.ping(invocation) },
+            ClearTokensJob.jobName: { invocation in try await self.clearTokens(invocation) },
+            CreateApplicationJob.jobName: { invocation in try await self.createApplication(invocation) },
+        ]
+    }
+
+    // MARK: - ping
+
+    static func ping(_ invocation: JobInvocation) throws -> JSONValue {
+        _ = try WorkerArguments(
+            function: "ping", args: invocation.message.args, kwargs: invocation.message.kwargs, allowed: []
+        )
+        return "pong"
+    }
+
+    // MARK: - cleartokens
+
+    /// kwargs: DOT's setting names (upper or lower case), plus `dry_run`. Unset ones come from the worker's
+    /// environment; `null` means "not set" (DOT's default), overriding the environment.
+    func clearTokens(_ invocation: JobInvocation) async throws -> JSONValue {
+        let settingNames = Set(ClearTokensSettings.Key.allCases.map(\.rawValue))
+        let arguments = try WorkerArguments(
+            function: ClearTokensJob.jobName, args: invocation.message.args, kwargs: invocation.message.kwargs,
+            allowed: settingNames.union(["dry_run"]),
+            normalizing: { key in settingNames.contains(key.uppercased()) ? key.uppercased() : key }
+        )
+        var values = clearTokensDefaults
+        for name in settingNames {
+            guard let value = arguments.values[name] else { continue }
+            switch value {
+            case .null: values[name] = ""
+            case .string(let text): values[name] = text
+            case .int(let number): values[name] = String(number)
+            case .double(let number): values[name] = String(number)
+            case .bool(let flag): values[name] = flag ? "true" : "false"
+            case .array, .object:
+                throw JobError.invalidArguments("cleartokens() argument \(WorkerArguments.repr(name)) must be a number, a string or a bool")
+            }
+        }
+        let dryRun = try arguments.bool("dry_run", default: false)
+        let settings: ClearTokensSettings
+        do {
+            settings = try ClearTokensSettings(values: values)
+        } catch {
+            throw JobError.failure(type: "ImproperlyConfigured", module: "django.core.exceptions", messages: [.string(error.description)])
+        }
+        let database = databases[invocation.slot]
+        do {
+            let connection = try await database.connection()
+            let summary = try await ClearTokensJob(settings: settings).run(on: connection, dryRun: dryRun)
+            return try Self.json(summary)
+        } catch let error as ClearTokensError where error.code == .alreadyRunning {
+            // Another run (on any worker) holds the lock: nothing to do, and nothing went wrong.
+            return ["skipped": "already running"]
+        } catch let error as PostgresError {
+            throw await database.classify(error)
+        }
+    }
+
+    // MARK: - createapplication
+
+    static let createApplicationParameters = [
+        "client_type", "authorization_grant_type", "client_id", "user", "redirect_uris", "post_logout_redirect_uris",
+        "client_secret", "hash_client_secret", "name", "skip_authorization", "algorithm",
+    ]
+
+    /// args: `[client_type, authorization_grant_type]` (or by name); kwargs: DOT's option names with
+    /// underscores. Validation errors raise `ValueError({"field": ["message", …], …})`.
+    func createApplication(_ invocation: JobInvocation) async throws -> JSONValue {
+        let arguments = try WorkerArguments(
+            function: CreateApplicationJob.jobName, args: invocation.message.args, kwargs: invocation.message.kwargs,
+            positional: ["client_type", "authorization_grant_type"],
+            required: ["client_type", "authorization_grant_type"],
+            allowed: Set(Self.createApplicationParameters)
+        )
+        let request = CreateApplicationRequest(
+            clientType: try arguments.string("client_type"),
+            authorizationGrantType: try arguments.string("authorization_grant_type"),
+            clientID: try arguments.string("client_id"),
+            user: try arguments.string("user", acceptIntegers: true),
+            redirectURIs: try arguments.string("redirect_uris"),
+            postLogoutRedirectURIs: try arguments.string("post_logout_redirect_uris"),
+            clientSecret: try arguments.string("client_secret"),
+            hashClientSecret: try arguments.bool("hash_client_secret", default: true),
+            name: try arguments.string("name"),
+            skipAuthorization: try arguments.bool("skip_authorization", default: false),
+            algorithm: try arguments.string("algorithm")
+        )
+        let database = databases[invocation.slot]
+        let result: CreateApplicationResult
+        do {
+            let connection = try await database.connection()
+            result = try await CreateApplicationJob(settings: createApplicationSettings).run(request, on: connection)
+        } catch let error as PostgresError {
+            throw await database.classify(error)
+        } catch let error as PasswordHashError {
+            throw JobError.failure(type: "ImproperlyConfigured", module: "django.core.exceptions", messages: [.string(String(describing: error))])
+        }
+        switch result {
+        case .created(let application):
+            var object: JSONObject = [
+                "id": .int(application.id), "client_id": .string(application.clientID), "name": .string(application.name),
+            ]
+            if let secret = application.clientSecret { object["client_secret"] = .string(secret) }
+            return .object(object)
+        case .invalid(let errors):
+            var fields = JSONObject()
+            for field in errors.fields {
+                fields[field.name] = .array(field.messages.map(JSONValue.string))
+            }
+            throw JobError.failure(type: "ValueError", messages: [.object(fields)])
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func json(_ value: some Encodable) throws -> JSONValue {
+        let data = try JSONEncoder().encode(value)
+        return try JSONValue.parse(Array(data)).get()
+    }
+}
+
+/// A slot's PostgreSQL connection, opened on first use and dropped after a connection-level error (the next
+/// task reconnects). Used by one slot at a time.
+actor WorkerDatabase {
+    private let url: String?
+    private var open: PostgresConnection?
+
+    init(url: String?) {
+        self.url = url
+    }
+
+    func connection() async throws -> PostgresConnection {
+        if let open, await open.isConnected { return open }
+        guard let url else {
+            throw JobError.failure(
+                type: "ImproperlyConfigured", module: "django.core.exceptions",
+                messages: ["the worker has no database: start it with --database-url or DATABASE_URL"]
+            )
+        }
+        let connection = try await PostgresConnection.connect(PostgresConfiguration(url: url))
+        open = connection
+        return connection
+    }
+
+    /// Maps a database error to a retry (transient: lost connection, serialization failure, deadlock) or a
+    /// failure, dropping the connection when it is no longer usable.
+    func classify(_ error: PostgresError) async -> any Error {
+        if error.code == .cancelled { return error }
+        if let open, await !open.isConnected {
+            self.open = nil
+        }
+        if error.code == .connectionLost || error.code == .connectionFailed || error.code == .timeout {
+            await open?.close()
+            open = nil
+        }
+        let exception = CeleryResult.ExceptionInfo(
+            type: error.isTransient ? "OperationalError" : "DatabaseError", module: "django.db.utils",
+            messages: [.string(error.description)]
+        )
+        return JobError(error.isTransient ? .transient : .failure, exception: exception)
+    }
+}

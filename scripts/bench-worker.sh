@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Benchmark: `oauthq worker -c 2` (release build) against Celery 5.7 `worker -P prefork -c 2` on the same `ping`
+# tasks, on a private redis-server (127.0.0.1, free port, no persistence, killed at the end).
+#
+#   drain:    N pre-enqueued ping tasks (default 20,000; real send_task messages with fresh ids), results stored;
+#             rate = N / (last date_done - first date_done); wall = worker start to last result (startup included)
+#   latency:  L tasks (default 2,000) one at a time: LPUSH -> result PUBLISH seen by a PSUBSCRIBEd client
+#   idle RSS: after the drain and 3 s idle; Celery = main process + its pool children
+#
+# Usage: scripts/bench-worker.sh [N] [L]      Not part of the tests. Needs redis-server and python3-venv.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+count="${1:-20000}"
+latency_count="${2:-2000}"
+
+scripts/python-env.sh
+python="$root/.venv/bin/python"
+celery="$root/.venv/bin/celery"
+
+echo "building oauthq (release)…" >&2
+swift build -c release --product oauthq >/dev/null
+oauthq="$root/.build/release/oauthq"
+
+work="$(mktemp -d /tmp/oauthq-bench.XXXXXX)"
+port="$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+redis-server --bind 127.0.0.1 --port "$port" --dir "$work" --pidfile "$work/redis.pid" --logfile "$work/redis.log" \
+    --save "" --appendonly no --daemonize no &
+redis_pid=$!
+worker_pid=""
+cleanup() {
+    if [[ -n "$worker_pid" ]]; then pkill -KILL -P "$worker_pid" 2>/dev/null || true; kill -KILL "$worker_pid" 2>/dev/null || true; fi
+    kill -KILL "$redis_pid" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+export REDIS_URL="redis://127.0.0.1:$port/0"
+unset RESULT_BACKEND DATABASE_URL
+for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+
+now() { date +%s.%N; }
+
+# rss_kb PID: the RSS of PID and all its descendants, in kB.
+rss_kb() {
+    local total=0 pid
+    for pid in "$1" $(pgrep -P "$1" || true); do
+        total=$((total + $(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
+}
+
+# run_one NAME COMMAND...: enqueue, start the worker, wait for every result, idle RSS, latency, stop.
+run_one() {
+    local name="$1"; shift
+    local queue="bench_$name"
+    "$python" tests/interop/bench.py enqueue "$queue" "$count" "$work/$name.ids"
+    local start; start="$(now)"
+    (cd tests/interop && exec "$@" -Q "$queue" >"$work/$name.log" 2>&1) &
+    worker_pid=$!
+    local drain; drain="$("$python" tests/interop/bench.py wait "$work/$name.ids" 600)"
+    local wall; wall="$(awk -v a="$(now)" -v b="$start" 'BEGIN { printf "%.3f", a - b }')"
+    sleep 3
+    local rss; rss="$(rss_kb "$worker_pid")"
+    local lat; lat="$("$python" tests/interop/bench.py latency "$queue" "$latency_count")"
+    kill -TERM "$worker_pid" 2>/dev/null || true
+    for _ in $(seq 200); do kill -0 "$worker_pid" 2>/dev/null || break; sleep 0.05; done
+    pkill -KILL -P "$worker_pid" 2>/dev/null || true
+    kill -KILL "$worker_pid" 2>/dev/null || true
+    wait "$worker_pid" 2>/dev/null || true
+    worker_pid=""
+    echo "{\"name\": \"$name\", \"wall_s\": $wall, \"rss_kb\": $rss, \"drain\": $drain, \"latency\": $lat}"
+}
+
+echo "oauthq: $count tasks…" >&2
+swift_json="$(run_one oauthq "$oauthq" worker -c 2 --loglevel warning)"
+echo "celery: $count tasks…" >&2
+celery_json="$(run_one celery "$celery" -A celery_app worker -P prefork -c 2 --loglevel WARNING)"
+
+"$python" - "$swift_json" "$celery_json" "$count" <<'EOF'
+import json, sys
+s, c, n = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
+def rate(r): return r["drain"]["count"] / r["drain"]["span_s"] if r["drain"]["span_s"] else float("nan")
+rows = [
+    ("tasks with a result", f'{s["drain"]["count"]}/{n}', f'{c["drain"]["count"]}/{n}', ""),
+    ("drain rate (tasks/s)", f"{rate(s):,.0f}", f"{rate(c):,.0f}", f"{rate(s) / rate(c):.1f}x (target >= 25x)"),
+    ("wall time incl. startup (s)", f'{s["wall_s"]:.2f}', f'{c["wall_s"]:.2f}', ""),
+    ("latency p50 (ms)", f'{s["latency"]["p50_ms"]:.3f}', f'{c["latency"]["p50_ms"]:.3f}', "target <= 1 ms"),
+    ("latency p99 (ms)", f'{s["latency"]["p99_ms"]:.3f}', f'{c["latency"]["p99_ms"]:.3f}', "target <= 5 ms"),
+    ("idle RSS (MiB)", f'{s["rss_kb"] / 1024:.1f}', f'{c["rss_kb"] / 1024:.1f}', f'{s["rss_kb"] / c["rss_kb"]:.2f} of Celery (target <= 0.20)'),
+]
+print(f"| metric | oauthq worker -c 2 | celery -P prefork -c 2 | |")
+print("|---|---|---|---|")
+for row in rows:
+    print("| " + " | ".join(row) + " |")
+print(f'\nstates: oauthq {s["drain"]["states"]}, celery {c["drain"]["states"]}; latency n = {s["latency"]["n"]}')
+EOF
