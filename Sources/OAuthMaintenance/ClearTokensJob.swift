@@ -79,19 +79,16 @@ public struct ClearTokensJob: Sendable {
         var batches = 0
         while true {
             try Task.checkCancellation()
-            let row = try await connection.run(step.batch(cutoff: cutoff, after: cursor, limit: settings.batchSize))
-                .rows.first
-            guard let row else { break }
-            let selected = try row.decode(Int64.self, column: 0)
-            let last = try row.decode(Int64.self, column: 1)
-            deleted += Int(try row.decode(Int64.self, column: 2))
+            let end = try await connection.run(step.windowEnd(after: cursor, size: settings.batchSize)).rows.first
+            guard let high = try end?.decode(Int64?.self, column: 0) else { break }  // no rows after the cursor
+            let row = try await connection.run(step.batch(cutoff: cutoff, after: cursor, through: high)).rows.first
+            if let row { deleted += Int(try row.decode(Int64.self, column: 2)) }
             batches += 1
             progress(.batch(step, deletedSoFar: deleted, batches: batches))
             if settings.batchInterval > 0 {
                 try await Task.sleep(for: .milliseconds(Int64(settings.batchInterval * 1000)))
             }
-            if selected < settings.batchSize { break }
-            cursor = last
+            cursor = high
         }
         return .init(
             step: step, deleted: deleted, skipped: false, batches: batches,

@@ -3,10 +3,10 @@ import Postgres
 
 /// The six steps of DOT 3.4.1's `clear_expired()`, in the order it runs them (§2.4).
 ///
-/// Each batch is one statement — select up to `batchSize` matching ids after a primary-key cursor,
-/// do Django's SET NULL / CASCADE work, delete — so each batch is its own short transaction, and
-/// each batch scans forward from where the last one stopped: a step costs one pass over its table,
-/// not one full scan per batch as DOT's `COUNT(*)`s do. Rows are locked `FOR UPDATE SKIP LOCKED`, so
+/// Each batch is one statement over a window of at most `batchSize` primary keys — select the
+/// matching ids in the window, do Django's SET NULL / CASCADE work, delete — so each batch is its own
+/// short transaction, and the windows walk the table once: a step costs one pass over its table, not
+/// one full scan per batch as DOT's `COUNT(*)`s do. Rows are locked `FOR UPDATE SKIP LOCKED`, so
 /// a row the application holds is left for the next run instead of blocking either side.
 public enum ClearTokensStep: String, CaseIterable, Sendable, Codable {
     case revokedRefreshTokens = "revoked_refresh_tokens"
@@ -43,15 +43,41 @@ public enum ClearTokensStep: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    /// One batch: returns (ids selected, greatest id selected, rows deleted).
-    func batch(cutoff: Date?, after cursor: Int64, limit: Int) -> PostgresQuery {
+    /// The table whose primary key the step walks.
+    var table: String {
+        switch self {
+        case .revokedRefreshTokens, .orphanedRefreshTokens, .expiredRefreshTokens: "oauth2_provider_refreshtoken"
+        case .expiredAccessTokens: "oauth2_provider_accesstoken"
+        case .expiredIDTokens: "oauth2_provider_idtoken"
+        case .expiredGrants: "oauth2_provider_grant"
+        }
+    }
+
+    /// The upper end of the next window: the `size`-th id after `cursor`, or the last id when fewer
+    /// remain, or NULL when none do. An index-only scan of `size` entries.
+    func windowEnd(after cursor: Int64, size: Int) -> PostgresQuery {
+        PostgresQuery(
+            unsafeSQL: """
+                SELECT coalesce(
+                    (SELECT id FROM \(table) WHERE id > $1 ORDER BY id OFFSET $2 - 1 LIMIT 1),
+                    (SELECT max(id) FROM \(table) WHERE id > $1))
+                """,
+            binds: [PostgresBind(cursor), PostgresBind(size)]
+        )
+    }
+
+    /// One batch over the primary-key window (`low`, `high`]: returns (ids selected, greatest id
+    /// selected, rows deleted). The bounds are parameters, so PostgreSQL plans each batch for a window
+    /// of known size (index lookups, never a scan of the whole table); the anti-joins repeat the bound
+    /// on the inner side's key, which the window implies, so their index scans start at the window too.
+    func batch(cutoff: Date?, after low: Int64, through high: Int64) -> PostgresQuery {
         switch self {
         case .revokedRefreshTokens:
             return """
                 WITH ids AS (
                     SELECT rt.id FROM oauth2_provider_refreshtoken rt
-                    WHERE rt.revoked <= \(cutoff) AND rt.id > \(cursor)
-                    ORDER BY rt.id LIMIT \(limit) FOR UPDATE SKIP LOCKED
+                    WHERE rt.revoked <= \(cutoff) AND rt.id > \(low) AND rt.id <= \(high)
+                    FOR UPDATE SKIP LOCKED
                 )
                 \(unsafeSQL: Self.deleteRefreshTokens)
                 """
@@ -59,8 +85,8 @@ public enum ClearTokensStep: String, CaseIterable, Sendable, Codable {
             return """
                 WITH ids AS (
                     SELECT rt.id FROM oauth2_provider_refreshtoken rt
-                    WHERE rt.access_token_id IS NULL AND rt.revoked IS NULL AND rt.id > \(cursor)
-                    ORDER BY rt.id LIMIT \(limit) FOR UPDATE SKIP LOCKED
+                    WHERE rt.access_token_id IS NULL AND rt.revoked IS NULL AND rt.id > \(low) AND rt.id <= \(high)
+                    FOR UPDATE SKIP LOCKED
                 )
                 \(unsafeSQL: Self.deleteRefreshTokens)
                 """
@@ -69,8 +95,8 @@ public enum ClearTokensStep: String, CaseIterable, Sendable, Codable {
                 WITH ids AS (
                     SELECT rt.id FROM oauth2_provider_refreshtoken rt
                     JOIN oauth2_provider_accesstoken at ON rt.access_token_id = at.id
-                    WHERE at.expires <= \(cutoff) AND rt.revoked IS NULL AND rt.id > \(cursor)
-                    ORDER BY rt.id LIMIT \(limit) FOR UPDATE OF rt SKIP LOCKED
+                    WHERE at.expires <= \(cutoff) AND rt.revoked IS NULL AND rt.id > \(low) AND rt.id <= \(high)
+                    FOR UPDATE OF rt SKIP LOCKED
                 )
                 \(unsafeSQL: Self.deleteRefreshTokens)
                 """
@@ -78,9 +104,11 @@ public enum ClearTokensStep: String, CaseIterable, Sendable, Codable {
             return """
                 WITH ids AS (
                     SELECT at.id FROM oauth2_provider_accesstoken at
-                    WHERE at.expires < \(cutoff) AND at.id > \(cursor)
-                      AND NOT EXISTS (SELECT 1 FROM oauth2_provider_refreshtoken rt WHERE rt.access_token_id = at.id)
-                    ORDER BY at.id LIMIT \(limit) FOR UPDATE SKIP LOCKED
+                    WHERE at.expires < \(cutoff) AND at.id > \(low) AND at.id <= \(high)
+                      AND NOT EXISTS (
+                          SELECT 1 FROM oauth2_provider_refreshtoken rt WHERE rt.access_token_id = at.id
+                            AND rt.access_token_id > \(low) AND rt.access_token_id <= \(high))
+                    FOR UPDATE SKIP LOCKED
                 ), unlinked AS (
                     UPDATE oauth2_provider_refreshtoken SET access_token_id = NULL
                     WHERE access_token_id IN (SELECT id FROM ids)
@@ -95,9 +123,11 @@ public enum ClearTokensStep: String, CaseIterable, Sendable, Codable {
             return """
                 WITH ids AS (
                     SELECT idt.id FROM oauth2_provider_idtoken idt
-                    WHERE idt.expires < \(cutoff) AND idt.id > \(cursor)
-                      AND NOT EXISTS (SELECT 1 FROM oauth2_provider_accesstoken at WHERE at.id_token_id = idt.id)
-                    ORDER BY idt.id LIMIT \(limit) FOR UPDATE SKIP LOCKED
+                    WHERE idt.expires < \(cutoff) AND idt.id > \(low) AND idt.id <= \(high)
+                      AND NOT EXISTS (
+                          SELECT 1 FROM oauth2_provider_accesstoken at WHERE at.id_token_id = idt.id
+                            AND at.id_token_id > \(low) AND at.id_token_id <= \(high))
+                    FOR UPDATE SKIP LOCKED
                 ), cascaded AS (
                     SELECT at.id FROM oauth2_provider_accesstoken at WHERE at.id_token_id IN (SELECT id FROM ids)
                 ), unlinked AS (
@@ -114,8 +144,8 @@ public enum ClearTokensStep: String, CaseIterable, Sendable, Codable {
             return """
                 WITH ids AS (
                     SELECT g.id FROM oauth2_provider_grant g
-                    WHERE g.expires < \(cutoff) AND g.id > \(cursor)
-                    ORDER BY g.id LIMIT \(limit) FOR UPDATE SKIP LOCKED
+                    WHERE g.expires < \(cutoff) AND g.id > \(low) AND g.id <= \(high)
+                    FOR UPDATE SKIP LOCKED
                 ), deleted AS (
                     DELETE FROM oauth2_provider_grant WHERE id IN (SELECT id FROM ids) RETURNING 1
                 )
