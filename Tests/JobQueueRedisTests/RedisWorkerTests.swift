@@ -125,6 +125,30 @@ struct RedisWorkerTests {
         }
     }
 
+    @Test("a blocking task releases the rest of its slot's batch at once: other slots run it meanwhile")
+    func batchReleasedWhenATaskBlocks() async throws {
+        try await BrokerScope.with("batch") { scope in
+            let slow = try await scope.publish("slow")
+            var pings: [String] = []
+            for _ in 0..<5 { pings.append(try await scope.publish("ping").id) }
+            let handlers: [String: JobHandler] = [
+                "slow": { _ in
+                    try await Task.sleep(for: .seconds(3))
+                    return "done"
+                },
+                "ping": { _ in "pong" },
+            ]
+            try await Self.withWorker(scope, handlers: handlers) { _ in
+                let pinged = try await eventually(timeout: .seconds(2.5)) {
+                    try await resultStates(pings, on: scope.connection).count == pings.count
+                }
+                #expect(pinged)
+                #expect(try await scope.result(slow.id) == nil, "the slow task is still running")
+                #expect(try await eventually { try await scope.result(slow.id)?.state == .success })
+            }
+        }
+    }
+
     @Test("ignore_result: nothing is stored")
     func ignoreResult() async throws {
         try await BrokerScope.with("ignore") { scope in
