@@ -25,7 +25,10 @@ public struct JobInvocation: Sendable {
 /// Throw ``JobError`` to choose what happens; any other error is stored as a `FAILURE`
 /// (`RuntimeError(<description>)`). The handler is cancelled when its time limit passes or the worker
 /// aborts on shutdown: it should let `CancellationError` (or a cancelled query) propagate.
-public typealias JobHandler = @Sendable (JobInvocation) async throws -> JSONValue
+///
+/// Handlers are `nonisolated(nonsending)`: they start on the caller's executor (the slot's Redis connection
+/// thread), so a handler that never suspends costs no thread hop; one that awaits a database hops to it.
+public typealias JobHandler = nonisolated(nonsending) @Sendable (JobInvocation) async throws -> JSONValue
 
 /// How a task failed, and what the worker should do about it.
 public struct JobError: Error, Sendable, Hashable, CustomStringConvertible {

@@ -68,32 +68,48 @@ extension RedisBroker {
         return Self.outcome(reply, writtenSeparately: writtenSeparately)
     }
 
-    /// Settles `delivery` and fetches the slot's next message in one round trip (a pipeline of the settle and
-    /// fetch scripts, in that order).
-    /// - Returns: the settlement's outcome and the next delivery (nil when every list was empty).
-    public func settleAndFetch(
-        _ delivery: RedisDelivery,
-        _ settlement: RedisSettlement,
+    /// Settles `settlements` (all of `slot`) and fetches up to `limit` messages into the slot's processing list,
+    /// in one script call: one round trip for a whole batch (two with a separate result backend, whose results
+    /// are stored first in one pipeline).
+    /// - Returns: the fetched deliveries in the order to run them.
+    public func cycle(
+        slot: Int,
+        settling settlements: [(RedisDelivery, RedisSettlement)],
+        fetching limit: Int,
         listKeys: [String],
         broker: isolated RedisConnection,
         backend: RedisConnection? = nil,
         now: Date = Date()
-    ) async throws -> (RedisSettleOutcome, RedisDelivery?) {
-        let (command, separate) = settleCommand(delivery, settlement, separateBackend: backend != nil, now: now)
-        var writtenSeparately = false
-        if let backend, let (key, json) = separate {
-            writtenSeparately = try await backend.storeEncoded(json, key: key, expires: resultExpires)
+    ) async throws -> [RedisDelivery] {
+        var keys: [[UInt8]] = [utf8(processingKey(slot: slot))]
+        var arguments: [[UInt8]] = [utf8(String(settlements.count)), utf8(String(max(0, limit)))]
+        var separate: [[[UInt8]]] = []
+        for (delivery, settlement) in settlements {
+            precondition(delivery.slot == slot, "a cycle settles the deliveries of its own slot")
+            let parts = settleParts(delivery, settlement, separateBackend: backend != nil, now: now)
+            keys.append(parts.resultKey)
+            keys.append(parts.target)
+            arguments += parts.arguments
+            if let (key, json) = parts.separate {
+                separate.append(BrokerScripts.storeResult.evalsha(keys: [utf8(key)], arguments: [json, utf8(String(resultExpires))]))
+            }
         }
-        let fetch = BrokerScripts.fetch.evalsha(keys: fetchKeys(slot: delivery.slot, listKeys: listKeys), arguments: [])
-        var replies = try broker.pipeline([command, fetch])
-        // In order: a settle that missed the script cache runs after the fetch, which is harmless (it removes
-        // its message by value).
-        if RedisScript.isNoScript(replies[0]) { replies[0] = try broker.command(BrokerScripts.settle.eval(command)) }
-        if case .error(let message) = replies[0] { throw RedisError(.server, "settle failed", serverPrefix: Self.prefix(message)) }
-        let outcome = Self.outcome(replies[0], writtenSeparately: writtenSeparately)
-        if RedisScript.isNoScript(replies[1]) { replies[1] = try broker.command(BrokerScripts.fetch.eval(fetch)) }
-        if case .error(let message) = replies[1] { throw RedisError(.server, "fetch failed", serverPrefix: Self.prefix(message)) }
-        return (outcome, self.delivery(from: replies[1], slot: delivery.slot))
+        if let backend, !separate.isEmpty {
+            try await backend.runPipelinedScripts(separate, script: BrokerScripts.storeResult)
+        }
+        for key in listKeys { keys.append(utf8(key)) }
+        let reply = try BrokerScripts.cycle.run(on: broker, keys: keys, arguments: arguments)
+        let flat = reply.array ?? []
+        var deliveries: [RedisDelivery] = []
+        deliveries.reserveCapacity(flat.count / 2)
+        var index = 0
+        while index + 1 < flat.count {
+            if let list = flat[index].string, let raw = flat[index + 1].bytes {
+                deliveries.append(RedisDelivery(slot: slot, listKey: list, raw: raw))
+            }
+            index += 2
+        }
+        return deliveries
     }
 
     private static func prefix(_ message: String) -> String {
@@ -115,6 +131,20 @@ extension RedisBroker {
         separateBackend: Bool,
         now: Date
     ) -> (command: [[UInt8]], separate: (key: String, json: [UInt8])?) {
+        let parts = settleParts(delivery, settlement, separateBackend: separateBackend, now: now)
+        let command = BrokerScripts.settle.evalsha(
+            keys: [utf8(processingKey(slot: delivery.slot)), parts.resultKey, parts.target], arguments: parts.arguments
+        )
+        return (command, parts.separate)
+    }
+
+    /// One settlement as script keys (result key, target) and its six arguments.
+    private func settleParts(
+        _ delivery: RedisDelivery,
+        _ settlement: RedisSettlement,
+        separateBackend: Bool,
+        now: Date
+    ) -> (resultKey: [UInt8], target: [UInt8], arguments: [[UInt8]], separate: (key: String, json: [UInt8])?) {
         var result: CeleryResult?
         var action = "ack"
         var target = processingKey(slot: delivery.slot)
@@ -153,11 +183,11 @@ extension RedisBroker {
                 resultJSON = encoded
             }
         }
-        let command = BrokerScripts.settle.evalsha(
-            keys: [utf8(processingKey(slot: delivery.slot)), utf8(resultKey), utf8(target)],
-            arguments: [delivery.raw, resultJSON, utf8(String(resultExpires)), utf8(action), payload, utf8(score)]
+        return (
+            utf8(resultKey), utf8(target),
+            [delivery.raw, resultJSON, utf8(String(resultExpires)), utf8(action), payload, utf8(score)],
+            separate
         )
-        return (command, separate)
     }
 
     /// Writes `result` to the backend (never over a stored SUCCESS) and publishes it.
@@ -176,6 +206,18 @@ extension RedisBroker {
 }
 
 extension RedisConnection {
+    /// Runs `EVALSHA` commands of `script` in one pipeline, re-running any that missed the script cache.
+    func runPipelinedScripts(_ commands: [[[UInt8]]], script: RedisScript) throws {
+        let replies = try pipeline(commands)
+        for (command, reply) in zip(commands, replies) {
+            if RedisScript.isNoScript(reply) {
+                _ = try self.command(script.eval(command))
+            } else if case .error(let message) = reply {
+                throw RedisError(.server, "\(script.name) failed", serverPrefix: String(message.prefix { !$0.isWhitespace }))
+            }
+        }
+    }
+
     /// The store-result script on this connection.
     func storeEncoded(_ json: [UInt8], key: String, expires: Int) throws -> Bool {
         let reply = try BrokerScripts.storeResult.run(on: self, keys: [utf8(key)], arguments: [json, utf8(String(expires))])

@@ -23,15 +23,18 @@ import JobQueue
 /// `PUBLISH` on the channel of the same name, never over a stored `SUCCESS`.
 ///
 /// ## Guarantees
-/// - **Fetch** is one Lua script walking the lists in kombu's order (every queue at step 0, then step 3, …;
-///   the queue order rotated after each delivery for fairness) and `LMOVE`-ing the first message into the
-///   slot's processing list; when everything is empty, a `BLMOVE` with a short timeout waits on one step-0
+/// - **Fetch** is a Lua script walking the lists in kombu's order (every queue at step 0, then step 3, …;
+///   the queue order rotated after each delivery for fairness) and `LMOVE`-ing messages into the slot's
+///   processing list; when everything is empty, a `BLMOVE` with a short timeout (0.1 s) waits on one step-0
 ///   list (the next in the rotation). A message is therefore always in a queue, in a processing list or in
 ///   the delayed set — never only in a process's memory.
 /// - **Settlement** (ack, ETA delay, retry, dead letter, requeue) is one Lua script: the result is written
-///   and published, and the message leaves the processing list, in one round trip. When the result backend
-///   is another server or database, the result is written first and the message removed second (at least
-///   once).
+///   and published, and the message leaves the processing list, atomically. The worker's main loop uses the
+///   `cycle` script, which settles every finished task of a slot's batch and fetches the next batch (up to
+///   `--prefetch` messages, default 16) in one call; as soon as a task blocks (its handler suspends), the
+///   finished ones are settled and the unstarted rest of the batch is pushed back to the head of its queues,
+///   so a long task never holds other messages. When the result backend is another server or database, the
+///   results are written there first and the messages removed second (at least once).
 /// - **Recovery**: each slot returns what is left in its own processing list when it (re)connects, before
 ///   fetching (a `BLMOVE` abandoned by a dead connection may still have moved a message). Any live worker
 ///   checks `P:workers` every second; for an id whose heartbeat key has expired it returns every message in

@@ -126,6 +126,69 @@ enum BrokerScripts {
             """
     )
 
+    /// Settles up to n deliveries, then fetches up to `limit` messages, in one script: the slot's main loop.
+    /// KEYS[1] = processing list; KEYS[2i], KEYS[2i+1] = result key and target of settlement i (1…n, as for
+    /// ``settle``); then the queue lists in fetch order.
+    /// ARGV[1] = n, ARGV[2] = limit, then six per settlement: message, result JSON or '', TTL, action, payload,
+    /// score (as for ``settle``).
+    /// Each fetch walks the lists from the first (highest priority) again. Returns `{list, message, …}`.
+    static let cycle = RedisScript(
+        name: "cycle",
+        source: """
+            -- oauthq cycle v1
+            local n = tonumber(ARGV[1])
+            local limit = tonumber(ARGV[2])
+            for i = 1, n do
+              local a = 3 + 6 * (i - 1)
+              local resultKey, target = KEYS[2 * i], KEYS[2 * i + 1]
+              local removed = redis.call('LREM', KEYS[1], -1, ARGV[a])
+              local action = ARGV[a + 3]
+              if removed > 0 or action == 'ack' then
+                if ARGV[a + 1] ~= '' then
+                  local current = redis.call('GET', resultKey)
+                  local succeeded = false
+                  if current then
+                    local ok, stored = pcall(cjson.decode, current)
+                    if ok and type(stored) == 'table' and stored['status'] == 'SUCCESS' then succeeded = true end
+                  end
+                  if not succeeded then
+                    local ttl = tonumber(ARGV[a + 2])
+                    if ttl and ttl > 0 then
+                      redis.call('SET', resultKey, ARGV[a + 1], 'EX', ttl)
+                    else
+                      redis.call('SET', resultKey, ARGV[a + 1])
+                    end
+                    redis.call('PUBLISH', resultKey, ARGV[a + 1])
+                  end
+                end
+                if removed > 0 then
+                  if action == 'delay' then
+                    redis.call('ZADD', target, ARGV[a + 5], ARGV[a + 4])
+                  elseif action == 'dead' or action == 'push' then
+                    redis.call('RPUSH', target, ARGV[a + 4])
+                  end
+                end
+              end
+            end
+            local fetched = {}
+            local first = 2 * n + 2
+            while #fetched < 2 * limit do
+              local found = false
+              for i = first, #KEYS do
+                local message = redis.call('LMOVE', KEYS[i], KEYS[1], 'RIGHT', 'LEFT')
+                if message then
+                  fetched[#fetched + 1] = KEYS[i]
+                  fetched[#fetched + 1] = message
+                  found = true
+                  break
+                end
+              end
+              if not found then break end
+            end
+            return fetched
+            """
+    )
+
     /// Writes a result unless a SUCCESS is stored: for a result backend that is not the broker's database.
     /// KEYS[1] = result key; ARGV[1] = JSON, ARGV[2] = TTL seconds (0: none). Returns 1 when written.
     static let storeResult = RedisScript(
@@ -211,5 +274,5 @@ enum BrokerScripts {
             """
     )
 
-    static let all: [RedisScript] = [fetch, settle, storeResult, promote, restore, forget]
+    static let all: [RedisScript] = [fetch, settle, cycle, storeResult, promote, restore, forget]
 }

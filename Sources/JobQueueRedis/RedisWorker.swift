@@ -43,6 +43,9 @@ public final class RedisWorker: Sendable {
         public var aliases: [String: String] = [:]
         /// Worker-wide time limits, used when a message sets none (`headers.timelimit` wins).
         public var defaultTimeLimit = CeleryMessage.TimeLimit.none
+        /// How many messages a slot takes from its queues at once (all into its processing list). Finished tasks
+        /// are settled together with the next fetch; as soon as a task blocks, the unstarted rest is returned.
+        public var fetchBatch: Int = 16
         /// How long an idle slot blocks in `BLMOVE` before polling every list again.
         public var blockTimeout: Duration = .milliseconds(100)
         /// The heartbeat key's TTL.
@@ -95,6 +98,7 @@ public final class RedisWorker: Sendable {
     public init(configuration: Configuration, handlers: [String: JobHandler], logger: Logger) {
         var configuration = configuration
         configuration.concurrency = max(1, configuration.concurrency)
+        configuration.fetchBatch = max(1, configuration.fetchBatch)
         if configuration.queues.isEmpty { configuration.queues = [CeleryQueue.defaultQueue] }
         self.configuration = configuration
         self.broker = RedisBroker(
@@ -250,8 +254,13 @@ public final class RedisWorker: Sendable {
         var blockIndex = 0
         var needsRecovery = true
         var failures = 0
-        /// A settlement Redis has not confirmed yet: retried (it is idempotent) before anything else.
-        var pending: Pending?
+        /// Settlements Redis has not confirmed yet, oldest first: sent with the next fetch, and retried (they
+        /// are idempotent) after a reconnect before anything else.
+        var pending: [Pending] = []
+        /// Messages fetched in the current batch and not started yet; they sit in the processing list.
+        var batch: [RedisDelivery] = []
+        /// A Redis error met while a task was running; thrown once it has finished.
+        var deferredError: (any Error)?
 
         init(slot: Int, order: [String]) {
             self.slot = slot
@@ -259,11 +268,11 @@ public final class RedisWorker: Sendable {
         }
     }
 
-    /// A settlement to make, and the task's log line once it is made.
+    /// A settlement to make, and the task's log line once it is made (nil for a message that never started).
     private struct Pending: Sendable {
         var delivery: RedisDelivery
         var settlement: RedisSettlement
-        var report: Report
+        var report: Report?
     }
 
     /// The one log line per task.
@@ -285,7 +294,7 @@ public final class RedisWorker: Sendable {
         let shift = slot % queues.count
         let state = SlotState(slot: slot, order: Array(queues[shift...] + queues[..<shift]))
         var backend: RedisConnection?
-        while state.pending != nil || phase == .running {
+        while !state.pending.isEmpty || phase == .running {
             var connection: RedisConnection?
             do {
                 let broker = try await RedisConnection.connect(configuration.broker)
@@ -305,7 +314,7 @@ public final class RedisWorker: Sendable {
                 if let backend { await backend.close() }
                 backend = nil
                 if phase == .aborting && state.failures > 1 {
-                    if state.pending != nil {
+                    if !state.pending.isEmpty {
                         logger.error("slot \(slot): could not settle a message before exiting; it stays in the processing list for the reaper")
                     }
                     break
@@ -317,17 +326,20 @@ public final class RedisWorker: Sendable {
     }
 
     /// The slot's hot path, isolated to its broker connection: every Redis call is a plain call on the
-    /// connection's own thread (no executor hops), and a settlement travels in one pipeline with the next fetch.
-    /// Returns once the worker stops and the last settlement is made; throws on a Redis error.
+    /// connection's own thread (no executor hops). One script call settles the finished batch and fetches the next
+    /// one (up to ``Configuration/fetchBatch`` messages, all moved into the processing list). When a task turns out
+    /// to block (its handler suspends), the finished settlements are sent and the rest of the batch is returned to
+    /// its queues at once, so a long task never holds other messages back.
+    /// Returns once the worker stops and every settlement is made; throws on a Redis error.
     private func runConnected(
         _ state: SlotState,
         backend: RedisConnection?,
         on connection: isolated RedisConnection
     ) async throws {
-        if let pending = state.pending {
-            try await broker.settle(pending.delivery, pending.settlement, broker: connection, backend: backend)
-            state.pending = nil
-            report(pending.report)
+        state.batch = []
+        state.deferredError = nil
+        if !state.pending.isEmpty {
+            try await flush(state, fetching: 0, backend: backend, on: connection)
         }
         if state.needsRecovery {
             let returned = try broker.recover(slot: state.slot, on: connection, workerName: configuration.name)
@@ -338,41 +350,79 @@ public final class RedisWorker: Sendable {
             logger.info("slot \(state.slot): connected to Redis again")
             state.failures = 0
         }
-        var next: RedisDelivery?
         while true {
-            if let pending = state.pending {
-                if phase == .running {
-                    let listKeys = CeleryQueue.fetchOrder(queues: state.order)
-                    (_, next) = try await broker.settleAndFetch(
-                        pending.delivery, pending.settlement, listKeys: listKeys, broker: connection, backend: backend
-                    )
-                } else {
-                    try await broker.settle(pending.delivery, pending.settlement, broker: connection, backend: backend)
+            if state.batch.isEmpty {
+                let running = phase == .running
+                if !state.pending.isEmpty || running {
+                    try await flush(state, fetching: running ? configuration.fetchBatch : 0, backend: backend, on: connection)
                 }
-                state.pending = nil
-                report(pending.report)
-            } else if phase == .running {
-                next = try broker.fetch(slot: state.slot, listKeys: CeleryQueue.fetchOrder(queues: state.order), on: connection)
+                if state.batch.isEmpty {
+                    guard phase == .running else { return }
+                    let key = state.order[state.blockIndex % state.order.count]
+                    state.blockIndex += 1
+                    guard
+                        let delivery = try broker.blockingFetch(
+                            slot: state.slot, listKey: key, timeout: configuration.blockTimeout, on: connection
+                        )
+                    else { continue }
+                    state.batch = [delivery]
+                }
             }
-            if next == nil {
-                guard phase == .running else { return }
-                let key = state.order[state.blockIndex % state.order.count]
-                state.blockIndex += 1
-                next = try broker.blockingFetch(slot: state.slot, listKey: key, timeout: configuration.blockTimeout, on: connection)
-                if next == nil { continue }
-            }
-            guard let delivery = next else { continue }
-            next = nil
-            state.order = CeleryQueue.rotated(state.order, lastUsed: delivery.queue)
             if phase != .running {
-                // Fetched as shutdown began: it never started, so it goes back unchanged.
-                state.pending = Pending(
-                    delivery: delivery, settlement: .requeue(message: delivery.raw, listKey: delivery.listKey),
-                    report: Report(name: "?", id: "?", state: "RETURNED", start: .now, failed: nil, note: "fetched during shutdown")
-                )
+                // Fetched but never started: back unchanged, in order (RPUSH the last first).
+                returnBatch(state)
                 continue
             }
-            state.pending = await process(delivery, backend: backend, on: connection)
+            let delivery = state.batch.removeFirst()
+            state.order = CeleryQueue.rotated(state.order, lastUsed: delivery.queue)
+            let pending = await process(delivery, state: state, backend: backend, on: connection)
+            state.pending.append(pending)
+            if let error = state.deferredError {
+                state.deferredError = nil
+                throw error
+            }
+        }
+    }
+
+    /// Sends the pending settlements and fetches up to `limit` messages into the batch.
+    private func flush(
+        _ state: SlotState,
+        fetching limit: Int,
+        backend: RedisConnection?,
+        on connection: isolated RedisConnection
+    ) async throws {
+        let settled = state.pending
+        let fetched = try await broker.cycle(
+            slot: state.slot, settling: settled.map { ($0.delivery, $0.settlement) }, fetching: limit,
+            listKeys: CeleryQueue.fetchOrder(queues: state.order), broker: connection, backend: backend
+        )
+        state.pending.removeFirst(settled.count)
+        state.batch += fetched
+        for pending in settled {
+            if let report = pending.report { self.report(report) }
+        }
+    }
+
+    /// Turns the unstarted rest of the batch into requeue settlements, last first, so that the queue serves
+    /// them in their original order.
+    private func returnBatch(_ state: SlotState) {
+        for delivery in state.batch.reversed() {
+            state.pending.append(
+                Pending(delivery: delivery, settlement: .requeue(message: delivery.raw, listKey: delivery.listKey), report: nil)
+            )
+        }
+        state.batch = []
+    }
+
+    /// Called when a task's handler suspends (it waits for a database, …): send what is finished and return the
+    /// rest of the batch. A Redis error is kept for after the task.
+    private func taskBlocks(_ state: SlotState, backend: RedisConnection?, on connection: isolated RedisConnection) async {
+        guard !state.pending.isEmpty || !state.batch.isEmpty, state.deferredError == nil else { return }
+        returnBatch(state)
+        do {
+            try await flush(state, fetching: 0, backend: backend, on: connection)
+        } catch {
+            state.deferredError = error
         }
     }
 
@@ -381,6 +431,7 @@ public final class RedisWorker: Sendable {
     /// Decides what to do with a delivery (running its task if it is runnable) and returns the settlement.
     private func process(
         _ delivery: RedisDelivery,
+        state slotState: SlotState,
         backend: RedisConnection?,
         on connection: isolated RedisConnection
     ) async -> Pending {
@@ -443,7 +494,7 @@ public final class RedisWorker: Sendable {
         }
 
         let invocation = JobInvocation(message: message, taskName: name, slot: delivery.slot, queue: delivery.queue)
-        let outcome = await execute(handler, invocation)
+        let outcome = await execute(handler, invocation, state: slotState, backend: backend, on: connection)
         return conclude(outcome, delivery: delivery, message: message, name: name, start: start)
     }
 
@@ -459,17 +510,35 @@ public final class RedisWorker: Sendable {
         }
     }
 
+    /// Whether a handler's task has finished, readable without awaiting it.
+    private final class Completion: Sendable {
+        private let done = Atomic<Bool>(false)
+        func finish() { done.store(true, ordering: .releasing) }
+        var isFinished: Bool { done.load(ordering: .acquiring) }
+    }
+
     private enum Outcome: Sendable {
         case success(JSONValue)
         case failed(any Error)
         case cancelled(CancelReason)
     }
 
-    /// Runs the handler as a task of its own (so it can be cancelled), started immediately on the caller's
-    /// thread: a handler that never suspends (ping) completes without a single executor hop.
-    nonisolated(nonsending) private func execute(_ handler: @escaping JobHandler, _ invocation: JobInvocation) async -> Outcome {
+    /// Runs the handler as a task of its own (so it can be cancelled), started immediately and isolated to the
+    /// slot's connection: a handler that never suspends (ping) completes without a single executor hop.
+    private func execute(
+        _ handler: @escaping JobHandler,
+        _ invocation: JobInvocation,
+        state slotState: SlotState,
+        backend: RedisConnection?,
+        on connection: isolated RedisConnection
+    ) async -> Outcome {
         let slot = invocation.slot
-        let job = Task.immediate { try await handler(invocation) }
+        let completion = Completion()
+        let job = Task.immediate {
+            connection.assertIsolated()
+            defer { completion.finish() }
+            return try await handler(invocation)
+        }
         let abortNow = state.withLock { state -> Bool in
             state.cancellers[slot] = { job.cancel() }
             state.reasons[slot] = nil
@@ -493,6 +562,11 @@ public final class RedisWorker: Sendable {
                 }
                 if cancel { job.cancel() }
             }
+        }
+        if !completion.isFinished {
+            // The handler suspended: it may take a while. It cannot resume before this slot suspends (both are
+            // isolated to the connection), so settle the finished tasks and release the rest of the batch first.
+            await taskBlocks(slotState, backend: backend, on: connection)
         }
         let result = await job.result
         timer?.cancel()

@@ -58,6 +58,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("retry-backoff-max"), help: "Seconds: the largest backoff ceiling.")
     var retryBackoffMax: Double = 600
 
+    @Option(name: .customLong("prefetch"), help: "Messages a slot takes at once (into its processing list, never only memory); the unstarted rest goes back as soon as a task blocks.")
+    var prefetch = 16
+
     @Option(name: .customLong("time-limit"), help: "Hard time limit in seconds for tasks whose message sets none (default: none).")
     var timeLimit: Double?
 
@@ -71,6 +74,7 @@ struct WorkerCommand: AsyncParsableCommand {
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if resultExpires < 0 { throw ValidationError("--result-expires must not be negative") }
         if shutdownTimeout < 0 || !shutdownTimeout.isFinite { throw ValidationError("--shutdown-timeout must be a non-negative number") }
+        if prefetch < 1 { throw ValidationError("--prefetch must be at least 1") }
         if maxRetries < 0 { throw ValidationError("--max-retries must not be negative") }
         if !(retryBackoff >= 0) || !(retryBackoffMax >= 0) { throw ValidationError("--retry-backoff values must not be negative") }
         if Logger.Level(rawValue: logLevel.lowercased()) == nil { throw ValidationError("unknown --loglevel \(logLevel)") }
@@ -127,6 +131,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 maxDelay: .milliseconds(Int64(retryBackoffMax * 1000)), jitter: .full
             )
             configuration.aliases = try aliases()
+            configuration.fetchBatch = prefetch
             configuration.defaultTimeLimit = CeleryMessage.TimeLimit(hard: timeLimit, soft: softTimeLimit)
 
             let worker = RedisWorker(configuration: configuration, handlers: tasks.handlers, logger: logger)

@@ -125,13 +125,13 @@ struct RedisBrokerTests {
             let later = try await scope.publish()
             let delivery = try #require(try await broker.fetch(slot: 0, listKeys: [scope.queue], on: scope.connection))
             #expect(delivery.raw == waiting.raw)
-            let due = Date().addingTimeInterval(0.3)
+            let due = Date().addingTimeInterval(60)
             try await broker.settle(
                 delivery, .delay(message: delivery.raw, listKey: scope.queue, until: due, result: nil), broker: scope.connection
             )
             #expect(try await scope.length(broker.processingKey(slot: 0)) == 0)
             #expect(try await scope.connection.command("ZCARD", broker.keys.delayed).int == 1)
-            #expect(try await broker.promoteDue(now: Date(), on: scope.connection) == 0)
+            #expect(try await broker.promoteDue(now: due.addingTimeInterval(-1), on: scope.connection) == 0)
             #expect(try await broker.promoteDue(now: due.addingTimeInterval(0.01), on: scope.connection) == 1)
             #expect(try await scope.connection.command("ZCARD", broker.keys.delayed).int == 0)
             // RPUSHed: it is served before the message that was already waiting.
@@ -168,7 +168,7 @@ struct RedisBrokerTests {
     @Test("the reaper returns a dead worker's in-flight messages, redelivered, and forgets the worker")
     func reaper() async throws {
         try await BrokerScope.with("reap") { scope in
-            let dead = scope.broker(workerID: "dead-\(UUID().uuidString.prefix(8))", concurrency: 2, heartbeatTTL: .milliseconds(300))
+            let dead = scope.broker(workerID: "dead-\(UUID().uuidString.prefix(8))", concurrency: 2, heartbeatTTL: .seconds(60))
             let live = scope.broker(workerID: "live-\(UUID().uuidString.prefix(8))")
             let info = RedisWorkerInfo(name: "dead@test", queues: [scope.queue], concurrency: 2)
             try await dead.heartbeat(info, on: scope.connection)
@@ -180,7 +180,8 @@ struct RedisBrokerTests {
 
             // Alive: nothing happens.
             #expect(try await live.reapDeadWorkers(on: scope.connection, workerName: "live@test") == 0)
-            try await Task.sleep(for: .milliseconds(450))
+            // The heartbeat key expires (deleted here rather than waited for, so load cannot change the outcome).
+            _ = try await scope.connection.command("DEL", dead.keys.heartbeat(dead.workerID))
             #expect(try await live.reapDeadWorkers(on: scope.connection, workerName: "live@test") == 3)  // 2 returned, 1 dead-lettered
 
             let step0 = try await scope.list(scope.queue)

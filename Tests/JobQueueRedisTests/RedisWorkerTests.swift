@@ -94,7 +94,7 @@ struct RedisWorkerTests {
     func eta() async throws {
         try await BrokerScope.with("eta") { scope in
             try await Self.withWorker(scope, handlers: ["ping": { _ in "pong" }]) { worker in
-                let message = try await scope.publish("ping", eta: Date().addingTimeInterval(1.2))
+                let message = try await scope.publish("ping", eta: Date().addingTimeInterval(4))
                 #expect(try await eventually { try await scope.connection.command("ZCARD", worker.broker.keys.delayed).int == 1 })
                 #expect(try await scope.result(message.id) == nil)
                 #expect(try await eventually { try await scope.result(message.id)?.state == .success })
@@ -125,6 +125,32 @@ struct RedisWorkerTests {
         }
     }
 
+    @Test("a blocking task releases the rest of its slot's batch at once: other slots run it meanwhile")
+    func batchReleasedWhenATaskBlocks() async throws {
+        try await BrokerScope.with("batch") { scope in
+            let slow = try await scope.publish("slow")
+            var pings: [String] = []
+            for _ in 0..<5 { pings.append(try await scope.publish("ping").id) }
+            let gate = Gate()
+            let handlers: [String: JobHandler] = [
+                "slow": { _ in
+                    await gate.wait()
+                    return "done"
+                },
+                "ping": { _ in "pong" },
+            ]
+            try await Self.withWorker(scope, handlers: handlers) { _ in
+                let pinged = try await eventually(timeout: .seconds(20)) {
+                    try await resultStates(pings, on: scope.connection).count == pings.count
+                }
+                #expect(pinged)
+                #expect(try await scope.result(slow.id) == nil, "the slow task is still running")
+                await gate.open()
+                #expect(try await eventually { try await scope.result(slow.id)?.state == .success })
+            }
+        }
+    }
+
     @Test("ignore_result: nothing is stored")
     func ignoreResult() async throws {
         try await BrokerScope.with("ignore") { scope in
@@ -136,5 +162,22 @@ struct RedisWorkerTests {
                 #expect(try await scope.result(ignored.id) == nil)
             }
         }
+    }
+}
+
+/// A one-shot gate: `wait()` suspends until `open()`.
+actor Gate {
+    private var isOpen = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func wait() async {
+        if isOpen { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func open() {
+        isOpen = true
+        waiters.forEach { $0.resume() }
+        waiters = []
     }
 }
