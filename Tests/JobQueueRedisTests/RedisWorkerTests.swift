@@ -94,10 +94,12 @@ struct RedisWorkerTests {
     func eta() async throws {
         try await BrokerScope.with("eta") { scope in
             try await Self.withWorker(scope, handlers: ["ping": { _ in "pong" }]) { worker in
-                let message = try await scope.publish("ping", eta: Date().addingTimeInterval(4))
-                #expect(try await eventually { try await scope.connection.command("ZCARD", worker.broker.keys.delayed).int == 1 })
+                // The message must wait in Redis (not run, not sit in memory) until its ETA.
+                let message = try await scope.publish("ping", eta: Date().addingTimeInterval(8))
+                let delayed = worker.broker.keys.delayed
+                #expect(try await eventually { try await scope.connection.command("ZCARD", delayed).int == 1 })
                 #expect(try await scope.result(message.id) == nil)
-                #expect(try await eventually { try await scope.result(message.id)?.state == .success })
+                #expect(try await eventually(timeout: .seconds(30)) { try await scope.result(message.id)?.state == .success })
                 #expect(try await scope.connection.command("ZCARD", worker.broker.keys.delayed).int == 0)
             }
         }

@@ -52,7 +52,7 @@ struct DedicatedThreadExecutorTests {
         }
         let intervals = await withTaskGroup(of: (start: ContinuousClock.Instant, end: ContinuousClock.Instant, onOwnThread: Bool).self) { group in
             for worker in workers {
-                group.addTask { await worker.timedBlock(milliseconds: 1_000) }
+                group.addTask { await worker.timedBlock(milliseconds: 2_500) }
             }
             return await group.reduce(into: []) { $0.append($1) }
         }
