@@ -9,7 +9,8 @@ struct OAuthQ: AsyncParsableCommand {
         abstract: "A Celery-compatible job-queue worker for Django OAuth Toolkit maintenance jobs.",
         subcommands: [
             MigrateCommand.self, ClearTokensCommand.self, CreateApplicationCommand.self,
-            WorkerCommand.self, EnqueueCommand.self, ResultCommand.self, BeatCommand.self,
+            WorkerCommand.self, EnqueueCommand.self, ResultCommand.self, StatusCommand.self, DeadLettersCommand.self,
+            BeatCommand.self,
         ]
     )
 

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import JobQueue
+import JobQueueRedis
+import Redis
+
+/// `oauthq status`: queues, delayed and dead messages, and workers, at a glance.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show pending messages per queue and priority, delayed and dead-letter counts, and the workers."
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(name: [.customShort("Q"), .customLong("queues")], help: "Queues to show besides those the live workers consume.")
+    var queues: String?
+
+    @Option(name: .customLong("key-prefix"), help: "Prefix of oauthq's own Redis keys.")
+    var keyPrefix = "oauthq"
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        try await reportingFailures {
+            let redis = try await RedisConnection.connect(RedisConfiguration(url: connection.redisURL()))
+            let names = (queues ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }
+            let status = try await RedisQueueInspector(keys: .init(prefix: keyPrefix)).status(queues: names, on: redis)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                print(String(decoding: try encoder.encode(status), as: UTF8.self))
+                return
+            }
+            print("queues")
+            for queue in status.queues {
+                let steps = ["0", "3", "6", "9"].map { "p\($0) \(queue.pending[$0] ?? 0)" }.joined(separator: ", ")
+                print("  \(queue.name.padding(toLength: max(12, queue.name.count), withPad: " ", startingAt: 0))  \(queue.total) pending (\(steps))")
+            }
+            print("delayed (eta/countdown/retry): \(status.delayed)")
+            print("dead letters: \(status.dead)\(status.dead > 0 ? "   (oauthq dead-letters list)" : "")")
+            let alive = status.workers.filter(\.alive).count
+            print("workers: \(alive) alive\(status.workers.count > alive ? ", \(status.workers.count - alive) dead (being reaped)" : "")")
+            for worker in status.workers {
+                print(
+                    "  \(worker.name)  pid \(worker.pid)  host \(worker.host)  \(worker.alive ? "alive" : "DEAD")  "
+                        + "started \(worker.started)  heartbeat \(worker.lastHeartbeat)  "
+                        + "done \(worker.done)  failed \(worker.failed)  in flight \(worker.inFlight)  "
+                        + "queues \(worker.queues.joined(separator: ","))  -c \(worker.concurrency)"
+                )
+            }
+        }
+    }
+}
