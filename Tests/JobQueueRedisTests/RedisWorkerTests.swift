@@ -94,6 +94,9 @@ struct RedisWorkerTests {
     func eta() async throws {
         try await BrokerScope.with("eta") { scope in
             try await Self.withWorker(scope, handlers: ["ping": { _ in "pong" }]) { worker in
+                // First make sure the worker is up and serving, so its start-up time is not part of the race.
+                let warm = try await scope.publish("ping")
+                #expect(try await eventually(timeout: .seconds(30)) { try await scope.result(warm.id)?.state == .success })
                 // The message must wait in Redis (not run, not sit in memory) until its ETA.
                 let message = try await scope.publish("ping", eta: Date().addingTimeInterval(8))
                 let delayed = worker.broker.keys.delayed
