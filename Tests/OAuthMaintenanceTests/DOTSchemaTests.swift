@@ -18,8 +18,8 @@ struct DOTSchemaTests {
             .filter { !$0.isEmpty }
     }
 
-    static func dump(_ database: TemporaryDatabase) throws -> String {
-        let output = try ProcessRunner.run(
+    static func dump(_ database: TemporaryDatabase) async throws -> String {
+        let output = try await ProcessRunner.output(
             URL(fileURLWithPath: "/usr/bin/pg_dump"),
             ["--schema-only", "--no-owner", "--no-privileges", "-t", "auth_user", "-t", "oauth2_provider_*", database.url]
         )
@@ -35,7 +35,7 @@ struct DOTSchemaTests {
             #expect(report.created.count == 7)
             let reference = try String(contentsOf: RepositoryPaths.reference("dot-schema.sql"), encoding: .utf8)
             let expected = Self.schemaStatements(reference)
-            let actual = Self.schemaStatements(try Self.dump(database))
+            let actual = Self.schemaStatements(try await Self.dump(database))
             #expect(expected.count > 60)
             #expect(Set(actual).subtracting(expected).sorted() == [], "statements not in the reference")
             #expect(Set(expected).subtracting(actual).sorted() == [], "reference statements missing")
@@ -48,11 +48,11 @@ struct DOTSchemaTests {
         try await TemporaryDatabase.with { database in
             let connection = try await database.connect()
             try await DOTSchema.migrate(on: connection)
-            let before = Self.schemaStatements(try Self.dump(database))
+            let before = Self.schemaStatements(try await Self.dump(database))
             let second = try await DOTSchema.migrate(on: connection)
             #expect(second.created == [])
             #expect(second.alreadyPresent.count == 7)
-            #expect(Self.schemaStatements(try Self.dump(database)) == before)
+            #expect(Self.schemaStatements(try await Self.dump(database)) == before)
         }
     }
 

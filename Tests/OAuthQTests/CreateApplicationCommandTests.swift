@@ -11,7 +11,7 @@ struct CreateApplicationCommandTests {
         let binary = RepositoryPaths.oauthqBinary
         try #require(
             FileManager.default.isExecutableFile(atPath: binary.path), "build first: swift build --build-tests (\(binary.path))")
-        return try await ProcessRunner.runOffPool(binary, ["createapplication"] + arguments, environment: environment)
+        return try await ProcessRunner.output(binary, ["createapplication"] + arguments, environment: environment)
     }
 
     static func stderrLines(_ output: ProcessOutput) -> [Substring] {

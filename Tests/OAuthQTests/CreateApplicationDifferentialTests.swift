@@ -27,10 +27,10 @@ struct CreateApplicationDifferentialTests {
         let dotDatabase = try await TemporaryDatabase.create(prefix: "oauthq_diff_dot", template: template)
         let oauthqDatabase = try await TemporaryDatabase.create(prefix: "oauthq_diff_q", template: template)
         do {
-            let dot = try await ProcessRunner.runOffPool(
+            let dot = try await ProcessRunner.output(
                 RepositoryPaths.venvPython, [RepositoryPaths.reference("manage.py").path, "createapplication"] + testCase.arguments,
                 environment: testCase.childEnvironment.merging(["DATABASE_URL": dotDatabase.url]) { $1 })
-            let ours = try await ProcessRunner.runOffPool(
+            let ours = try await ProcessRunner.output(
                 binary, ["createapplication"] + testCase.arguments,
                 environment: testCase.childEnvironment.merging(["DATABASE_URL": oauthqDatabase.url]) { $1 })
             try await compare(testCase, dot: dot, ours: ours, dotDatabase: dotDatabase, oauthqDatabase: oauthqDatabase)
@@ -78,7 +78,7 @@ struct CreateApplicationDifferentialTests {
 
         // DOT itself on oauthq's row: the secret it printed (or was given) checks, full_clean() passes.
         let secret = try #require(testCase.givenSecret ?? Self.printedSecret(ours.stdout), "no secret to check")
-        let check = try await ProcessRunner.runOffPool(
+        let check = try await ProcessRunner.output(
             RepositoryPaths.venvPython,
             [RepositoryPaths.reference("dot_check.py").path, try #require(ourRow["id"] ?? nil), "-"],
             environment: testCase.childEnvironment.merging(["DATABASE_URL": oauthqDatabase.url]) { $1 }, input: secret + "\n")
@@ -297,7 +297,7 @@ struct DjangoTemplateDatabase: SuiteTrait, TestScoping {
         }
         let template = try await TemporaryDatabase.create(prefix: "oauthq_diff_template")
         do {
-            let migrate = try await ProcessRunner.runOffPool(
+            let migrate = try await ProcessRunner.output(
                 RepositoryPaths.venvPython, [RepositoryPaths.reference("manage.py").path, "migrate", "-v0"],
                 environment: ["DATABASE_URL": template.url])
             try #require(migrate.status == 0, "manage.py migrate failed: \(migrate.stderr)")
