@@ -10,10 +10,13 @@ public struct ClearTokensSummary: Sendable, Codable, Equatable {
         public var deleted: Int
         /// True when DOT's settings skip the step (its cutoff is unset).
         public var skipped: Bool
-        /// Batches (statements) the step ran.
+        /// Batches (statements) the step ran; steps 1–3 walked together share theirs.
         public var batches: Int
-        /// Wall time of the step.
+        /// Wall time of the step; steps 1–3 walked together share theirs.
         public var seconds: Double
+        /// How the rows were found: `walk` (primary-key windows), `index` (its cleanup index), or
+        /// `count` (a dry run); empty when skipped.
+        public var via: String
     }
 
     /// The six steps, in order.
@@ -52,8 +55,8 @@ public struct ClearTokensError: Error, CustomStringConvertible, Equatable {
 
 /// Progress reports, one per batch and one per step.
 public enum ClearTokensProgress: Sendable {
-    /// A batch finished: the step's rows deleted so far.
-    case batch(ClearTokensStep, deletedSoFar: Int, batches: Int)
+    /// A batch finished: the rows its pass (one step, or steps 1–3 together) deleted so far.
+    case batch([ClearTokensStep], deletedSoFar: Int, batches: Int)
     /// A step finished.
     case step(ClearTokensSummary.StepResult)
 }

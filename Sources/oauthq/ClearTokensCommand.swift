@@ -34,6 +34,9 @@ struct ClearTokensCommand: AsyncParsableCommand {
     @Option(name: .customLong("batch-interval"), parsing: .unconditional, help: "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL in seconds (default 0).")
     var batchInterval: String?
 
+    @Option(name: .customLong("index-fraction"), help: "With the cleanup indexes (migrate --cleanup-indexes): drive a step by its index when it deletes at most this fraction of its table (0: never, 1: always).")
+    var indexFraction: Double = 0.1
+
     @Flag(help: "Print what each step would delete; delete nothing.")
     var dryRun = false
 
@@ -72,6 +75,9 @@ struct ClearTokensCommand: AsyncParsableCommand {
             if settings.expiryDisabled {
                 FileHandle.standardError.write(Data((ClearTokensSettings.expiryDisabledWarning + "\n").utf8))
             }
+            guard (0...1).contains(indexFraction) else {
+                throw CommandFailure(exitCode: 2, "--index-fraction must be between 0 and 1")
+            }
             var instant = Date()
             if let now {
                 guard let parsed = ISO8601Instant.parse(now) else {
@@ -82,7 +88,7 @@ struct ClearTokensCommand: AsyncParsableCommand {
             let db = try await PostgresConnection.connect(PostgresConfiguration(url: connection.databaseURL()))
             let summary: ClearTokensSummary
             do {
-                summary = try await ClearTokensJob(settings: settings).run(on: db, now: instant, dryRun: dryRun) { event in
+                summary = try await ClearTokensJob(settings: settings, indexedFraction: indexFraction).run(on: db, now: instant, dryRun: dryRun) { event in
                     if case .step(let result) = event { Console.info(Self.describe(result, dryRun: dryRun)) }
                 }
             } catch let error as ClearTokensError where error.code == .alreadyRunning {
@@ -115,7 +121,9 @@ struct ClearTokensCommand: AsyncParsableCommand {
         if dryRun { return "\(head) would delete \(result.deleted)" }
         let rate = result.seconds > 0 ? Int(Double(result.deleted) / result.seconds) : result.deleted
         let batches = result.batches == 1 ? "1 batch" : "\(result.batches) batches"
-        return "\(head) \(result.deleted) deleted, \(batches), \(Self.twoDecimals(result.seconds)) s (\(rate) rows/s)"
+        let shared = result.via == "walk" && result.step.number <= 3
+        let how = result.via == "index" ? "by index, " : shared ? "steps 1-3 in one walk, " : ""
+        return "\(head) \(result.deleted) deleted, \(how)\(batches), \(Self.twoDecimals(result.seconds)) s (\(rate) rows/s)"
     }
 }
 

@@ -70,12 +70,14 @@ struct ClearTokensDifferentialTests {
         }
     }
 
-    /// One combination: DOT on one clone, oauthq on another, same `now`; the remaining rows must match.
+    /// One combination: DOT on one clone, oauthq on two others — walking the tables, and driven by the
+    /// cleanup indexes — same `now`; the remaining rows must match.
     static func compare(_ values: [String: String], template: TemporaryDatabase, before: TableSnapshot) async throws {
         let label = values.isEmpty ? "defaults" : values.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: " ")
         let dot = try await TemporaryDatabase.create(prefix: "ct_dot", template: template.name)
         let ours = try await TemporaryDatabase.create(prefix: "ct_oq", template: template.name)
-        defer { Task { try? await dot.drop(); try? await ours.drop() } }
+        let indexed = try await TemporaryDatabase.create(prefix: "ct_ix", template: template.name)
+        defer { Task { try? await dot.drop(); try? await ours.drop(); try? await indexed.drop() } }
 
         let reference = try await PythonReference.run(
             "cleartokens_at.py", ["--now", now],
@@ -89,6 +91,15 @@ struct ClearTokensDifferentialTests {
         let summary = try await ClearTokensJob(settings: settings)
             .run(on: connection, now: try #require(ISO8601.parse(now)))
         await connection.close()
+        #expect(summary.steps.allSatisfy { $0.skipped || $0.via == "walk" }, "[\(label)]")
+
+        let indexConnection = try await indexed.connect()
+        try await DOTSchema.createCleanupIndexes(on: indexConnection)
+        let indexSummary = try await ClearTokensJob(settings: settings, indexedFraction: 1)
+            .run(on: indexConnection, now: try #require(ISO8601.parse(now)))
+        await indexConnection.close()
+        #expect(indexSummary.steps.allSatisfy { $0.skipped || $0.via == "index" }, "[\(label)]")
+        #expect(indexSummary.steps.map(\.deleted) == summary.steps.map(\.deleted), "per-step counts differ [\(label)]")
 
         // DOT warns on stderr exactly when expiry is off; our warning is the same text.
         #expect(reference.stderr.contains(ClearTokensSettings.expiryDisabledWarning) == settings.expiryDisabled, "[\(label)]")
@@ -96,6 +107,8 @@ struct ClearTokensDifferentialTests {
         let expected = try await TableSnapshot.take(dot.url)
         let actual = try await TableSnapshot.take(ours.url)
         #expect(actual == expected, "remaining rows differ [\(label)]: \(actual.difference(from: expected))")
+        let actualIndexed = try await TableSnapshot.take(indexed.url)
+        #expect(actualIndexed == expected, "remaining rows differ by index [\(label)]: \(actualIndexed.difference(from: expected))")
         #expect(summary.totalDeleted == before.rowCount - actual.rowCount, "[\(label)]")
     }
 

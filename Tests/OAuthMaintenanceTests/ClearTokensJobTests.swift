@@ -41,6 +41,58 @@ struct ClearTokensJobTests {
         }
     }
 
+    @Test("with the cleanup indexes: a first run over many expired rows walks, a later run over few uses the indexes")
+    func indexChoice() async throws {
+        try await TemporaryDatabase.with(prefix: "ct_idx") { database in
+            let connection = try await Self.seeded(database, count: 1500)
+            try await DOTSchema.createCleanupIndexes(on: connection)
+            try await connection.execute("ANALYZE")
+            let first = try await ClearTokensJob(settings: Self.settings).run(on: connection, now: try Self.instant())
+            #expect(first.steps.map(\.via) == Array(repeating: "walk", count: 6))
+            #expect(first.totalDeleted > 1000)
+
+            // The steady state: many live tokens, few due. A minute later only the rows that expired or
+            // were revoked since are due, a small fraction of each table: found through the indexes.
+            try await connection.execute(
+                """
+                WITH owner AS (SELECT min(user_id) AS u, min(application_id) AS a FROM oauth2_provider_accesstoken),
+                idt AS (
+                    INSERT INTO oauth2_provider_idtoken (jti, expires, scope, created, updated, application_id, user_id)
+                    SELECT gen_random_uuid(), now() + interval '30 days', 'live', now(), now(), a, u
+                    FROM owner, generate_series(1, 20000) RETURNING id, application_id, user_id
+                ), at AS (
+                    INSERT INTO oauth2_provider_accesstoken (token, expires, scope, application_id, user_id, created,
+                      updated, id_token_id, token_checksum, resource)
+                    SELECT 'live-at-' || id, now() + interval '30 days', 'read', application_id, user_id, now(), now(), id,
+                      md5('live-at-' || id) || md5('live-at-' || id), '[]' FROM idt RETURNING id, application_id, user_id
+                ), rt AS (
+                    INSERT INTO oauth2_provider_refreshtoken (token, access_token_id, application_id, user_id, created,
+                      updated, token_checksum, resource)
+                    SELECT 'live-rt-' || id, id, application_id, user_id, now(), now(), md5('live-rt-' || id), '[]' FROM at
+                )
+                INSERT INTO oauth2_provider_grant (code, expires, redirect_uri, scope, application_id, user_id, created,
+                  updated, code_challenge, code_challenge_method, nonce, claims, resource)
+                SELECT 'live-code-' || n, now() + interval '30 days', 'https://example.com/cb', 'read', a, u, now(), now(),
+                  '', '', '', '', '[]' FROM owner, generate_series(1, 20000) n
+                """
+            )
+            try await connection.execute("ANALYZE")
+            let later = try Self.instant().addingTimeInterval(60)
+            let before = try await TableSnapshot.take(database.url)
+            let dry = try await ClearTokensJob(settings: Self.settings).run(on: connection, now: later, dryRun: true)
+            let second = try await ClearTokensJob(settings: Self.settings).run(on: connection, now: later)
+            #expect(second.steps.map(\.via) == Array(repeating: "index", count: 6))
+            #expect(second.steps.map(\.deleted) == dry.steps.map(\.deleted))
+            let after = try await TableSnapshot.take(database.url)
+            #expect(before.rowCount - after.rowCount == second.totalDeleted)
+
+            // indexedFraction 0 never uses them.
+            let third = try await ClearTokensJob(settings: Self.settings, indexedFraction: 0)
+                .run(on: connection, now: later.addingTimeInterval(60))
+            #expect(third.steps.map(\.via) == Array(repeating: "walk", count: 6))
+        }
+    }
+
     @Test("a second run while one holds the lock ends at once with 'already running' and deletes nothing")
     func singleFlight() async throws {
         try await TemporaryDatabase.with(prefix: "ct_lock") { database in
