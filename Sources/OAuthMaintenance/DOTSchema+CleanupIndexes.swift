@@ -1,5 +1,4 @@
 public import Postgres
-import Foundation
 
 extension DOTSchema {
     /// An index that DOT does not create but that makes each `cleartokens` step cost time proportional to
@@ -96,8 +95,7 @@ extension DOTSchema.CleanupIndex {
     /// The key columns, in order, as written in the definition.
     var columns: [String] {
         guard let open = definition.firstIndex(of: "("), let close = definition.firstIndex(of: ")") else { return [] }
-        return definition[definition.index(after: open)..<close].split(separator: ",").map {
-            $0.trimmingCharacters(in: .whitespaces)
-        }
+        // Not `trimmingCharacters`: Foundation's character sets map ICU data (megabytes of RSS).
+        return definition[definition.index(after: open)..<close].split(separator: ",").map { String($0.filter { $0 != " " }) }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JobQueue
 import OAuthMaintenance
 import Postgres
 
@@ -80,8 +81,9 @@ struct ClearTokensCommand: AsyncParsableCommand {
             }
             var instant = Date()
             if let now {
-                guard let parsed = ISO8601Instant.parse(now) else {
-                    throw CommandFailure(exitCode: 2, "--now must be an ISO 8601 instant with an offset")
+                // CeleryTimestamp, not ISO8601DateFormatter: the formatter maps ICU data (megabytes of RSS).
+                guard let parsed = CeleryTimestamp.parse(now) else {
+                    throw CommandFailure(exitCode: 2, "--now must be an ISO 8601 instant (UTC unless an offset is given)")
                 }
                 instant = parsed
             }
@@ -124,21 +126,5 @@ struct ClearTokensCommand: AsyncParsableCommand {
         let shared = result.via == "walk" && result.step.number <= 3
         let how = result.via == "index" ? "by index, " : shared ? "steps 1-3 in one walk, " : ""
         return "\(head) \(result.deleted) deleted, \(how)\(batches), \(Self.twoDecimals(result.seconds)) s (\(rate) rows/s)"
-    }
-}
-
-/// `2026-11-30T01:56:34.908906+00:00` (microseconds kept, any offset).
-enum ISO8601Instant {
-    static func parse(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        var whole = text, fraction = 0.0
-        if let dot = text.firstIndex(of: "."),
-            let end = text[dot...].firstIndex(where: { $0 == "+" || $0 == "-" || $0 == "Z" })
-        {
-            fraction = Double("0" + text[dot..<end]) ?? 0
-            whole = String(text[..<dot] + text[end...])
-        }
-        return formatter.date(from: whole).map { $0.addingTimeInterval(fraction) }
     }
 }
