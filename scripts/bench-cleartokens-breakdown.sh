@@ -19,15 +19,9 @@ eval "$(scripts/services.sh up)"
 PY="$ROOT/.venv/bin/python"
 NOW="$(date -u +%Y-%m-%dT%H:%M:%S.123456+00:00)"
 ADMIN="$DATABASE_URL"
-url_for() { echo "${ADMIN%/*}/$1"; }
-psql_admin() { psql "$ADMIN" -qAt -v ON_ERROR_STOP=1 -c "$1"; }
+source scripts/bench/lib.sh
 TPL=bench_bd_tpl
-echo "== seeding $UNITS units" >&2
-psql_admin "DROP DATABASE IF EXISTS $TPL WITH (FORCE)"
-psql_admin "CREATE DATABASE $TPL"
-DATABASE_URL="$(url_for $TPL)" "$PY" tests/reference/manage.py migrate --verbosity 0
-DATABASE_URL="$(url_for $TPL)" "$PY" tests/reference/seed.py --count "$UNITS" --seed 42 --now "$NOW" >/dev/null
-psql "$(url_for $TPL)" -qc "VACUUM ANALYZE" >/dev/null
+seed_template $TPL "$UNITS" "$NOW"
 declare -A SECS
 for variant in full no_fk_checks no_fk_checks_no_set_null; do
     db="bench_bd_$variant"

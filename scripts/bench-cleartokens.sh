@@ -26,16 +26,10 @@ OAUTHQ="$ROOT/.build-static/release/oauthq"
 PY="$ROOT/.venv/bin/python"
 NOW="$(date -u +%Y-%m-%dT%H:%M:%S.123456+00:00)"
 ADMIN="$DATABASE_URL"
-url_for() { echo "${ADMIN%/*}/$1"; }
-psql_admin() { psql "$ADMIN" -qAt -v ON_ERROR_STOP=1 -c "$1"; }
+source scripts/bench/lib.sh
 
 TPL=bench_ct_tpl
-echo "== seeding $UNITS units into $TPL (now = $NOW)" >&2
-psql_admin "DROP DATABASE IF EXISTS $TPL WITH (FORCE)"
-psql_admin "CREATE DATABASE $TPL"
-DATABASE_URL="$(url_for $TPL)" "$PY" tests/reference/manage.py migrate --verbosity 0
-DATABASE_URL="$(url_for $TPL)" "$PY" tests/reference/seed.py --count "$UNITS" --seed 42 --now "$NOW" >/dev/null
-psql "$(url_for $TPL)" -qc "VACUUM ANALYZE" >/dev/null
+seed_template $TPL "$UNITS" "$NOW"
 ROWS="$(psql "$(url_for $TPL)" -qAt -c "SELECT (SELECT count(*) FROM oauth2_provider_accesstoken) || ' access, ' ||
   (SELECT count(*) FROM oauth2_provider_refreshtoken) || ' refresh, ' || (SELECT count(*) FROM oauth2_provider_idtoken)
   || ' ID tokens, ' || (SELECT count(*) FROM oauth2_provider_grant) || ' grants'")"

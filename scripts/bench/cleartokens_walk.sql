@@ -7,21 +7,13 @@ DECLARE lo bigint; n bigint;
 BEGIN
   SELECT min(id) INTO lo FROM oauth2_provider_refreshtoken;
   WHILE lo IS NOT NULL LOOP
-    IF do_unlink THEN
-      WITH deleted AS (
-        DELETE FROM oauth2_provider_refreshtoken rt WHERE rt.id >= lo AND rt.id <= lo + batch - 1
-          AND (rt.revoked <= c1 OR (rt.revoked IS NULL AND rt.access_token_id IS NULL)
-               OR (rt.revoked IS NULL AND EXISTS (SELECT 1 FROM oauth2_provider_accesstoken at WHERE at.id = rt.access_token_id AND at.expires <= c3 OFFSET 0)))
-        RETURNING rt.id), unlinked AS (UPDATE oauth2_provider_accesstoken SET source_refresh_token_id = NULL WHERE source_refresh_token_id IN (SELECT id FROM deleted))
-      SELECT count(*) INTO n FROM deleted;
-    ELSE
-      WITH deleted AS (
-        DELETE FROM oauth2_provider_refreshtoken rt WHERE rt.id >= lo AND rt.id <= lo + batch - 1
-          AND (rt.revoked <= c1 OR (rt.revoked IS NULL AND rt.access_token_id IS NULL)
-               OR (rt.revoked IS NULL AND EXISTS (SELECT 1 FROM oauth2_provider_accesstoken at WHERE at.id = rt.access_token_id AND at.expires <= c3 OFFSET 0)))
-        RETURNING rt.id)
-      SELECT count(*) INTO n FROM deleted;
-    END IF;
+    WITH deleted AS (
+      DELETE FROM oauth2_provider_refreshtoken rt WHERE rt.id >= lo AND rt.id <= lo + batch - 1
+        AND (rt.revoked <= c1 OR (rt.revoked IS NULL AND rt.access_token_id IS NULL)
+             OR (rt.revoked IS NULL AND EXISTS (SELECT 1 FROM oauth2_provider_accesstoken at WHERE at.id = rt.access_token_id AND at.expires <= c3 OFFSET 0)))
+      RETURNING rt.id), unlinked AS (UPDATE oauth2_provider_accesstoken SET source_refresh_token_id = NULL
+                                     WHERE do_unlink AND source_refresh_token_id IN (SELECT id FROM deleted))
+    SELECT count(*) INTO n FROM deleted;
     COMMIT;
     SELECT min(id) INTO lo FROM oauth2_provider_refreshtoken WHERE id > lo + batch - 1;
   END LOOP;
