@@ -28,6 +28,7 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         .target(name: "ThreadConfinement", swiftSettings: strict),
+        .target(name: "CivilCalendar", swiftSettings: strict),
         .target(
             name: "Redis",
             dependencies: ["CHiredis", "ThreadConfinement"],
@@ -35,7 +36,7 @@ let package = Package(
         ),
         .target(
             name: "Postgres",
-            dependencies: ["CLibPQ", "ThreadConfinement"],
+            dependencies: ["CLibPQ", "ThreadConfinement", "CivilCalendar"],
             swiftSettings: strict
         ),
         .target(
@@ -48,11 +49,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "JobQueue", swiftSettings: strict),
+        .target(name: "JobQueue", dependencies: ["CivilCalendar"], swiftSettings: strict),
         .target(
             name: "Beat",
             dependencies: [
-                "Redis", "JobQueue",
+                "Redis", "JobQueue", "CivilCalendar",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -1,3 +1,4 @@
+import CivilCalendar
 import Foundation
 
 /// Conversion between `Date` and PostgreSQL's ISO text form (`DateStyle=ISO`, the session runs in UTC), in
@@ -25,7 +26,8 @@ enum PostgresTimestamp {
     /// `YYYY-MM-DD HH:MM:SS.ffffff+00`, with ` BC` for years before 1.
     static func format(microsecondsSince1970 micros: Int64) -> String {
         let (days, timeOfDay) = floorDivide(micros, microsecondsPerDay)
-        let (year, month, day) = civil(fromDays: days)
+        let civil = CivilDate.date(days: Int(days))
+        let (year, month, day) = (Int64(civil.year), Int64(civil.month), Int64(civil.day))
         let seconds = timeOfDay / microsecondsPerSecond
         let fraction = timeOfDay % microsecondsPerSecond
         let displayYear = year > 0 ? year : 1 - year
@@ -65,7 +67,7 @@ enum PostgresTimestamp {
             let day = number(minDigits: 2, maxDigits: 2), (1...12).contains(month), (1...31).contains(day)
         else { return nil }
         if isBC { year = 1 - year }
-        var micros = days(fromCivil: year, month, day) * microsecondsPerDay
+        var micros = Int64(CivilDate.days(year: Int(year), month: Int(month), day: Int(day))) * microsecondsPerDay
         guard !bytes.isEmpty else { return micros }
         guard expect(" "), let hour = number(minDigits: 2, maxDigits: 2), expect(":"),
             let minute = number(minDigits: 2, maxDigits: 2), expect(":"),
@@ -115,28 +117,5 @@ enum PostgresTimestamp {
             r += b
         }
         return (q, r)
-    }
-
-    /// Howard Hinnant's `civil_from_days`: proleptic Gregorian date of a day count since 1970-01-01.
-    static func civil(fromDays z: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = z + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-
-    /// Howard Hinnant's `days_from_civil`.
-    static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
     }
 }
