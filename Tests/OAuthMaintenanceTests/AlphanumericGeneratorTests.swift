@@ -1,19 +1,9 @@
 import Testing
+import TestSupport
 @testable import OAuthMaintenance
 
 @Suite("client id / secret / salt generators")
 struct AlphanumericGeneratorTests {
-    /// A deterministic generator for distribution checks (SplitMix64).
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// Always returns words whose 6-bit fields are all 62 or 63: nothing may be accepted from them.
     struct RejectingThenCounting: RandomNumberGenerator {
@@ -55,7 +45,7 @@ struct AlphanumericGeneratorTests {
 
     @Test("roughly uniform over 62 characters")
     func uniform() {
-        var rng = SplitMix(state: 42)
+        var rng = SplitMix64(state: 42)
         let sample = AlphanumericGenerator().string(length: 62 * 2000, using: &rng)
         var counts: [UInt8: Int] = [:]
         for byte in sample.utf8 { counts[byte, default: 0] += 1 }

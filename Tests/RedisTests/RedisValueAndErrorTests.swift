@@ -1,5 +1,6 @@
 import Redis
 import Testing
+import TestSupport
 
 @Suite("RedisValue and RedisError (no server)")
 struct RedisValueAndErrorTests {
@@ -40,17 +41,6 @@ struct RedisValueAndErrorTests {
 
 @Suite("RedisReconnectPolicy (no server)")
 struct RedisReconnectPolicyTests {
-    /// A deterministic generator (SplitMix64) so jitter tests are reproducible.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     @Test("without jitter the delays double up to the maximum")
     func exponentialWithoutJitter() {
