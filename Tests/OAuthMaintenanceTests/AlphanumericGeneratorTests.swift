@@ -4,7 +4,6 @@ import TestSupport
 
 @Suite("client id / secret / salt generators")
 struct AlphanumericGeneratorTests {
-
     /// Always returns words whose 6-bit fields are all 62 or 63: nothing may be accepted from them.
     struct RejectingThenCounting: RandomNumberGenerator {
         var calls = 0
