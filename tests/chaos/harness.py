@@ -4,7 +4,6 @@ by pid, never by name. Loopback only; every wait is bounded.
 """
 import json
 import os
-import random
 import shutil
 import signal
 import socket
@@ -15,8 +14,9 @@ from pathlib import Path
 
 import redis
 
-PG_BIN = Path(sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))[-1]) \
-    if Path("/usr/lib/postgresql").exists() else Path("/usr/lib/postgresql/15/bin")
+# The newest installed server binaries (Debian: /usr/lib/postgresql/<major>/bin), as scripts/services.sh picks them.
+_PG_BINS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+PG_BIN = _PG_BINS[-1] if _PG_BINS else Path("/usr/lib/postgresql/15/bin")
 
 
 class ChaosError(Exception):
@@ -295,7 +295,3 @@ def results(client, ids, chunk=1000):
             if value is not None:
                 found[task_id] = json.loads(value)
     return found
-
-
-def jitter(low, high):
-    return random.uniform(low, high)
