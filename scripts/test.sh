@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, starts Redis and PostgreSQL on
-# loopback (scripts/services.sh), then runs `swift test` against them. Extra arguments go to
-# `swift test` (e.g. `scripts/test.sh --filter RedisTests`).
+# loopback (scripts/services.sh), then runs `swift test` against them, then the chaos and security
+# suite at its small size (`scripts/chaos.sh --small`, about 3 minutes). Extra arguments go to
+# `swift test` (e.g. `scripts/test.sh --filter RedisTests`) and skip the chaos suite.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -29,3 +30,6 @@ export REDIS_URL DATABASE_URL OAUTHQ_PASSWORD_DATABASE_URL
 
 swift build --build-tests
 swift test "$@"
+if [ $# -eq 0 ]; then
+    scripts/chaos.sh --small
+fi

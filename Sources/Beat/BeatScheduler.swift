@@ -60,12 +60,21 @@ public final class BeatScheduler: Sendable {
     }
 
     /// Runs until the task is cancelled, then gives up the lock (if held) so a standby takes over at once.
-    public func run() async {
+    /// - Throws: a permanent ``RedisError`` on the first connect (a wrong password, a bad database number), as the
+    ///   worker does: retrying cannot fix it. Later errors, and transient ones at start, are retried every second.
+    public func run() async throws {
         let lock = BeatLock(key: configuration.keys.lock, token: token, ttlMilliseconds: configuration.lockTTLMilliseconds)
         let sender = BeatTickSender(keys: configuration.keys)
         let entries = configuration.entries
         let ttl = Double(configuration.lockTTLMilliseconds) / 1000
         var connection: RedisConnection?
+        do {
+            connection = try await RedisConnection.connect(redis)
+        } catch let error as RedisError where !error.isTransient {
+            throw error
+        } catch {
+            // Unreachable for now: the loop below logs it and retries.
+        }
         var isLeader = false
         var leaseUntil = 0.0
         var nextLockAction = 0.0

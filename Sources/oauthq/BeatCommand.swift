@@ -118,7 +118,7 @@ struct BeatCommand: AsyncParsableCommand {
             for entry in configuration.entries {
                 Console.info("beat: entry \"\(entry.name)\": \(entry.task) \(entry.schedule) queue \(entry.queue)")
             }
-            let running = Task { await scheduler.run() }
+            let running = Task { try await scheduler.run() }
             let sources = [SIGINT, SIGTERM].map { signalNumber in
                 signal(signalNumber, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
@@ -126,8 +126,8 @@ struct BeatCommand: AsyncParsableCommand {
                 source.resume()
                 return source
             }
-            await running.value
-            for source in sources { source.cancel() }
+            defer { for source in sources { source.cancel() } }
+            try await running.value
         }
     }
 

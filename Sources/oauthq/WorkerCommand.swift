@@ -67,6 +67,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("soft-time-limit"), help: "Soft time limit in seconds for tasks whose message sets none (default: none).")
     var softTimeLimit: Double?
 
+    @Flag(name: .customLong("debug-tasks"), help: "Also register oauthq.sleep(seconds=S) (0-60 s; logs its start): a task with a duration for chaos and load tests. Off by default.")
+    var debugTasks = false
+
     @Option(name: [.customShort("l"), .customLong("loglevel")], help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -134,7 +137,12 @@ struct WorkerCommand: AsyncParsableCommand {
             configuration.fetchBatch = prefetch
             configuration.defaultTimeLimit = CeleryMessage.TimeLimit(hard: timeLimit, soft: softTimeLimit)
 
-            let worker = RedisWorker(configuration: configuration, handlers: tasks.handlers, logger: logger)
+            var handlers = tasks.handlers
+            if debugTasks {
+                handlers.merge(DebugTasks.handlers(logger: logger)) { first, _ in first }
+                logger.info("debug tasks enabled: \(DebugTasks.sleepTaskName)")
+            }
+            let worker = RedisWorker(configuration: configuration, handlers: handlers, logger: logger)
             let signals = WorkerSignals { worker.requestShutdown() }
             defer { signals.cancel() }
             try await worker.run()

@@ -165,6 +165,21 @@ struct BeatProcessTests {
         #expect(output.stdout.contains("T03:00:00+00:00"))
     }
 
+    @Test("a wrong Redis password: one clear error line, exit 1, the password not echoed (no retry loop)")
+    func wrongPassword() async throws {
+        // The shared server has no such user: AUTH fails with WRONGPASS, a permanent error.
+        let password = "wrong-\(UUID().uuidString.prefix(8))"
+        let url = TestEnvironment.redisURL.replacingOccurrences(of: "redis://", with: "redis://nosuchuser:\(password)@")
+        let beat = try BeatChildProcess(RepositoryPaths.oauthqBinary, ["beat", "--redis-url", url, "--entry", "ping every 1s"])
+        // Far more than a failed AUTH takes; the retrying beat ran until killed here.
+        let status = await beat.waitForExit(timeout: 15)
+        let errors = beat.log.split(separator: "\n").filter { $0.localizedCaseInsensitiveContains("error") }
+        #expect(status == 1, "\(beat.log)")
+        #expect(errors.count == 1, "\(beat.log)")
+        #expect(errors.first?.hasPrefix("oauthq: error: RedisError(server, WRONGPASS)") == true, "\(beat.log)")
+        #expect(!beat.log.contains(password))
+    }
+
     @Test(
         "invalid beat arguments: exit 2 and a clear message",
         arguments: [

@@ -2,6 +2,7 @@ import Foundation
 import JobQueue
 import JobQueueRedis
 import Redis
+import Testing
 import TestSupport
 
 /// One test's isolated corner of the shared Redis: a unique key prefix and unique queue names, and a
@@ -67,6 +68,17 @@ struct BrokerScope {
     func result(_ id: String) async throws -> CeleryResult? {
         guard let bytes = try await connection.command("GET", CeleryResult.key(taskID: id)).bytes else { return nil }
         return try CeleryResult.decode(bytes).get()
+    }
+
+    /// Expects the scope's queue to hold exactly one message: task `id`, marked redelivered, with no result
+    /// stored (a running task a shutdown cancelled and returned).
+    func expectReturnedUnrun(_ id: String) async throws {
+        let back = try await list(queue)
+        #expect(back.count == 1)
+        let message = try CeleryMessage.decode(try #require(back.first)).get()
+        #expect(message.id == id)
+        #expect(message.isRedelivered)
+        #expect(try await result(id) == nil)
     }
 
     func ttl(_ key: String) async throws -> Int {

@@ -1,0 +1,47 @@
+import JobQueue
+import JobQueueRedis
+import Logging
+
+/// Tasks for testing a deployment, registered only with `oauthq worker --debug-tasks` (off by default).
+///
+/// `oauthq.sleep(seconds=S)`: logs that it started (so a chaos run can count tasks that ran twice), sleeps
+/// S seconds (0 to ``maximumSeconds``; cancellable, so time limits and shutdown apply) and returns
+/// `{"slept": S}`. A task with a duration is what kills and shutdowns must hit in flight; `ping` finishes in
+/// microseconds.
+enum DebugTasks {
+    static let sleepTaskName = "oauthq.sleep"
+    /// The longest sleep a message may ask for.
+    static let maximumSeconds = 60.0
+
+    /// The handlers by task name.
+    static func handlers(logger: Logger) -> [String: JobHandler] {
+        [sleepTaskName: { invocation in try await sleep(invocation, logger: logger) }]
+    }
+
+    static func sleep(_ invocation: JobInvocation, logger: Logger) async throws -> JSONValue {
+        let arguments = try WorkerArguments(
+            function: sleepTaskName, args: invocation.message.args, kwargs: invocation.message.kwargs,
+            positional: ["seconds"], required: ["seconds"], allowed: ["seconds"]
+        )
+        let seconds: Double
+        switch arguments.values["seconds"] {
+        case .int(let number)?: seconds = Double(number)
+        case .double(let number)?: seconds = number
+        case let value?:
+            throw JobError.invalidArguments("\(sleepTaskName)() argument 'seconds' must be int or float, not \(value.pythonTypeName)")
+        case nil:
+            throw JobError.invalidArguments("\(sleepTaskName)() missing 1 required positional argument: 'seconds'")
+        }
+        guard seconds >= 0, seconds <= maximumSeconds else {
+            throw JobError.invalidArguments("\(sleepTaskName)() argument 'seconds' must be between 0 and \(Int(maximumSeconds))")
+        }
+        logger.info("task \(sleepTaskName)[\(printable(invocation.message.id))] started")
+        try await Task.sleep(for: .nanoseconds(Int64(seconds * 1e9)))
+        return ["slept": arguments.values["seconds"] ?? .null]
+    }
+
+    /// A task id for a log line: printable ASCII only, at most 100 characters (no forged lines).
+    static func printable(_ text: String) -> String {
+        String(text.unicodeScalars.prefix(100).map { $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?" })
+    }
+}
