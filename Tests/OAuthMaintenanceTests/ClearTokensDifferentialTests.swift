@@ -12,7 +12,7 @@ import TestSupport
 @Suite(
     "cleartokens: differential against DOT 3.4.1",
     .enabled(if: TestEnvironment.shouldRunPostgres && PythonReference.shouldRun),
-    .timeLimit(.minutes(10))
+    .timeLimit(.minutes(20))
 )
 struct ClearTokensDifferentialTests {
     static let now = "2026-11-30T01:56:34.908906+00:00"
