@@ -12,9 +12,10 @@ GRANT USAGE ON SCHEMA public TO oauthq_worker;
 GRANT SELECT ON auth_user TO oauthq_worker;
 GRANT SELECT, INSERT ON oauth2_provider_application TO oauthq_worker;
 
--- cleartokens: selects and locks the candidate rows (FOR UPDATE SKIP LOCKED inside each DELETE), does Django's
--- SET NULL on the two nullable links, and deletes.
+-- cleartokens: selects and locks the candidate rows (SELECT … FOR UPDATE SKIP LOCKED, which needs UPDATE on at
+-- least one column), does Django's SET NULL on the two nullable links, and deletes.
 GRANT SELECT, DELETE, UPDATE (source_refresh_token_id) ON oauth2_provider_accesstoken TO oauthq_worker;
 GRANT SELECT, DELETE, UPDATE (access_token_id) ON oauth2_provider_refreshtoken TO oauthq_worker;
-GRANT SELECT, DELETE ON oauth2_provider_idtoken TO oauthq_worker;
-GRANT SELECT, DELETE ON oauth2_provider_grant TO oauthq_worker;
+-- On these two, UPDATE (updated) only lets FOR UPDATE lock rows: oauthq never updates them.
+GRANT SELECT, DELETE, UPDATE (updated) ON oauth2_provider_idtoken TO oauthq_worker;
+GRANT SELECT, DELETE, UPDATE (updated) ON oauth2_provider_grant TO oauthq_worker;

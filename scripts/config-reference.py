@@ -106,6 +106,7 @@ def markdown(oauthq):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--oauthq", help="the oauthq binary (default: .build/debug/oauthq)")
+    parser.add_argument("--readme", default=README, help="the README to check or rewrite (default: README.md)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--write", action="store_true", help="rewrite the block in README.md")
     mode.add_argument("--check", action="store_true", help="exit 1 when README.md's block is stale")
@@ -123,18 +124,18 @@ def main():
     if not (args.write or args.check):
         sys.stdout.write(generated)
         return
-    with open(README, encoding="utf-8") as f:
+    with open(args.readme, encoding="utf-8") as f:
         readme = f.read()
     start, end = readme.find(BEGIN), readme.find(END)
     if start < 0 or end < start:
-        sys.exit(f"config-reference: README.md has no block between {BEGIN!r} and {END!r}")
+        sys.exit(f"config-reference: {args.readme} has no block between {BEGIN!r} and {END!r}")
     current = readme[start + len(BEGIN):end].strip("\n") + "\n"
     if args.check:
         if current != generated:
             sys.exit("config-reference: README.md's flag reference is stale: run scripts/config-reference.py --write")
         print("config-reference: README.md's flag reference matches `oauthq help`")
         return
-    with open(README, "w", encoding="utf-8") as f:
+    with open(args.readme, "w", encoding="utf-8") as f:
         f.write(readme[:start + len(BEGIN)] + "\n" + generated + readme[end:])
     print("config-reference: README.md updated")
 

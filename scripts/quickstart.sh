@@ -98,7 +98,7 @@ unset RESULT_BACKEND OAUTHQ_PASSWORD_DATABASE_URL
 # ---- 3. release build; the same command as scripts/bench-worker.sh and the Dockerfile's builder stage
 log "building oauthq (swift build -c release --product oauthq --static-swift-stdlib; several minutes the first time)"
 swift build -c release --product oauthq --static-swift-stdlib >"$QS/build.log" 2>&1 ||
-    { tail -n 30 "$QS/build.log" >&2; die "swift build failed (full log: $QS/build.log)"; }
+    { rc=$?; tail -n 30 "$QS/build.log" >&2; die "swift build failed, exit status $rc (full log: $QS/build.log)"; }
 OAUTHQ="$(swift build -c release --show-bin-path)/oauthq"
 [ -x "$OAUTHQ" ] || die "no binary at $OAUTHQ after the build"
 
