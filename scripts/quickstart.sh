@@ -140,8 +140,12 @@ done
 
 # ---- 6. two real tasks through Redis, as a Python service would send them
 run_task() {
+    local shown=()
+    for argument in "$@"; do
+        if [[ "$argument" == *" "* ]]; then shown+=("\"$argument\""); else shown+=("$argument"); fi
+    done
     echo
-    echo "\$ oauthq enqueue $* --wait"
+    echo "\$ oauthq enqueue ${shown[*]} --wait"
     # The generated client secret is part of createapplication's result; the quick start does not print it.
     "$OAUTHQ" enqueue "$@" --wait --timeout 120 2>&1 |
         sed -E 's/("client_secret" *: *")[^"]*"/\1(not shown)"/' || die "task $1 did not succeed"
@@ -149,6 +153,7 @@ run_task() {
 run_task createapplication confidential client-credentials --name "quickstart demo"
 run_task cleartokens REFRESH_TOKEN_EXPIRE_SECONDS=86400
 
+sleep 1 # the workers' done/failed counters reach Redis with their next heartbeat (every second)
 echo
 echo "\$ oauthq status"
 "$OAUTHQ" status || die "oauthq status failed"
