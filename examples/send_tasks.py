@@ -40,7 +40,8 @@ def create_application(name):
 def clear_tokens():
     # kwargs: DOT's setting names (or lower case); settings not given come from the worker's environment.
     result = app.send_task("cleartokens", kwargs={"REFRESH_TOKEN_EXPIRE_SECONDS": 86400, "CLEAR_EXPIRED_TOKENS_BATCH_SIZE": 10000})
-    # {'steps': [...], 'deleted': N, …}, or {'skipped': 'already running'} while another run holds the lock.
+    # {'steps': [{'step': 'revoked_refresh_tokens', 'deleted': 2, 'batches': 1, …}, …six steps], 'now': …,
+    # 'seconds': …, 'dryRun': False}, or {'skipped': 'already running'} while another run holds the lock.
     return result.get(timeout=3600)
 
 
@@ -65,7 +66,8 @@ def main():
     if "skipped" in summary:
         print("cleartokens skipped:", summary["skipped"])
     else:
-        print("cleartokens deleted", summary.get("deleted"), "rows:", summary)
+        deleted = {step["step"]: step["deleted"] for step in summary["steps"]}
+        print(f"cleartokens deleted {sum(deleted.values())} rows in {summary['seconds']:.2f} s:", deleted)
 
 
 if __name__ == "__main__":
