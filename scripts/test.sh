@@ -10,16 +10,7 @@ cd "$ROOT"
 command -v swift >/dev/null || { echo "test.sh: error: no Swift toolchain on PATH (Swift 6.1 or later is needed)" >&2; exit 1; }
 
 # Build-time C libraries (the services script installs the servers).
-need=()
-for pkg in libhiredis-dev libpq-dev pkg-config; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    echo "test.sh: installing ${need[*]}" >&2
-    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-    $sudo apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+scripts/apt-install.sh libhiredis-dev libpq-dev pkg-config
 
 # The real other side for the differential and interop tests: DOT 3.4.1 / Django 5.2 / Celery 5.7
 # in a git-ignored venv (.venv/), pinned by requirements-dev.txt.

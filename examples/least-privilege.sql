@@ -1,0 +1,21 @@
+-- A least-privilege PostgreSQL role for `oauthq worker` (and `oauthq cleartokens` / `createapplication`)
+-- on Django OAuth Toolkit 3.4.1's tables. Run it as the tables' owner (the role Django migrates with):
+--   psql "$OWNER_DATABASE_URL" -v ON_ERROR_STOP=1 -f examples/least-privilege.sql
+-- then set the worker's DATABASE_URL to postgres://oauthq_worker:PASSWORD@host/db and set its password
+-- (\password oauthq_worker). `oauthq migrate` and `migrate --cleanup-indexes` need the owner, not this role.
+-- Advisory locks (cleartokens' single-flight lock) need no grant: pg_try_advisory_lock is open to PUBLIC.
+-- Nor do DOT's identity columns: INSERT covers them. Tested: Tests/OAuthQTests/LeastPrivilegeRoleTests.swift.
+CREATE ROLE oauthq_worker LOGIN;
+GRANT USAGE ON SCHEMA public TO oauthq_worker;
+
+-- createapplication: does the owner exist, is the client id free, then one INSERT.
+GRANT SELECT ON auth_user TO oauthq_worker;
+GRANT SELECT, INSERT ON oauth2_provider_application TO oauthq_worker;
+
+-- cleartokens: selects and locks the candidate rows (SELECT … FOR UPDATE SKIP LOCKED, which needs UPDATE on at
+-- least one column), does Django's SET NULL on the two nullable links, and deletes.
+GRANT SELECT, DELETE, UPDATE (source_refresh_token_id) ON oauth2_provider_accesstoken TO oauthq_worker;
+GRANT SELECT, DELETE, UPDATE (access_token_id) ON oauth2_provider_refreshtoken TO oauthq_worker;
+-- On these two, UPDATE (updated) only lets FOR UPDATE lock rows: oauthq never updates them.
+GRANT SELECT, DELETE, UPDATE (updated) ON oauth2_provider_idtoken TO oauthq_worker;
+GRANT SELECT, DELETE, UPDATE (updated) ON oauth2_provider_grant TO oauthq_worker;
