@@ -12,10 +12,10 @@ GRANT USAGE ON SCHEMA public TO oauthq_worker;
 GRANT SELECT ON auth_user TO oauthq_worker;
 GRANT SELECT, INSERT ON oauth2_provider_application TO oauthq_worker;
 
--- cleartokens: selects and locks the candidate rows (SELECT … FOR UPDATE SKIP LOCKED, which needs UPDATE on at
--- least one column), does Django's SET NULL on the two nullable links, and deletes.
+-- cleartokens: reads the candidate rows, does Django's SET NULL on the two nullable links, and deletes.
+-- (SELECT is needed by DELETE … WHERE and by the foreign-key checks; it also lets cleartokens see the
+-- planner's row estimates and whether the cleanup indexes exist.)
 GRANT SELECT, DELETE, UPDATE (source_refresh_token_id) ON oauth2_provider_accesstoken TO oauthq_worker;
 GRANT SELECT, DELETE, UPDATE (access_token_id) ON oauth2_provider_refreshtoken TO oauthq_worker;
--- On these two, UPDATE (updated) only lets FOR UPDATE lock rows: oauthq never updates them.
-GRANT SELECT, DELETE, UPDATE (updated) ON oauth2_provider_idtoken TO oauthq_worker;
-GRANT SELECT, DELETE, UPDATE (updated) ON oauth2_provider_grant TO oauthq_worker;
+GRANT SELECT, DELETE ON oauth2_provider_idtoken TO oauthq_worker;
+GRANT SELECT, DELETE ON oauth2_provider_grant TO oauthq_worker;

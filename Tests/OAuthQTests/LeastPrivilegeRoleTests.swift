@@ -78,6 +78,8 @@ struct LeastPrivilegeRoleTests {
             "DELETE FROM oauth2_provider_devicegrant",
             "SELECT count(*) FROM oauth2_provider_devicegrant",
             "UPDATE oauth2_provider_grant SET expires = now()",
+            "UPDATE oauth2_provider_grant SET updated = now()",
+            "UPDATE oauth2_provider_idtoken SET updated = now()",
             "UPDATE oauth2_provider_idtoken SET expires = now()",
             "UPDATE oauth2_provider_application SET name = 'x'",
             "DELETE FROM oauth2_provider_application",
