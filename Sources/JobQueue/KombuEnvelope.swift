@@ -1,4 +1,4 @@
-/// A kombu message that is not a task: an event (`worker-heartbeat`, …) or a remote-control (pidbox) request or
+/// A kombu message: a task's (see ``CeleryMessage``), an event (`worker-heartbeat`, …) or a remote-control (pidbox) request or
 /// reply, as kombu's Redis transport writes it: a JSON envelope with a base64 JSON body, in kombu's key order
 /// (`body`, `content-encoding`, `content-type`, `headers`, `properties`).
 public struct KombuEnvelope: Sendable, Hashable {
@@ -32,16 +32,20 @@ public struct KombuEnvelope: Sendable, Hashable {
         ]
     }
 
-    /// The envelope's bytes (Python `json.dumps` style, as kombu writes them).
-    public func serialized() -> [UInt8] {
-        let envelope: JSONObject = [
+    /// The envelope as a JSON object, the body base64-encoded.
+    public var object: JSONObject {
+        [
             "body": .string(Base64.encode(body.serialized())),
             "content-encoding": "utf-8",
             "content-type": "application/json",
             "headers": .object(headers),
             "properties": .object(properties),
         ]
-        return JSONValue.object(envelope).serialized()
+    }
+
+    /// The envelope's bytes (Python `json.dumps` style, as kombu writes them).
+    public func serialized() -> [UInt8] {
+        JSONValue.object(object).serialized()
     }
 
     /// Reads an envelope: JSON, an object, a JSON body (base64 when `properties.body_encoding` says so).

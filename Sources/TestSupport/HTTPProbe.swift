@@ -4,7 +4,7 @@ import Glibc
 import Foundation
 
 /// A blocking HTTP/1.x exchange over a raw loopback socket (2 s timeouts), for tests of the metrics endpoint:
-/// sends `request` bytes as they are, reads until the server closes.
+/// sends `request` bytes as they are, closes its sending side, reads until the server closes.
 public enum HTTPProbe {
     /// A parsed response.
     public struct Response: Sendable {
@@ -29,26 +29,18 @@ public enum HTTPProbe {
 
     /// Sends raw bytes, reads the whole answer.
     public static func exchange(port: Int, _ request: [UInt8]) throws -> Response {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        guard let fd = TCPProbe.connected(host: "127.0.0.1", port: port) else { throw POSIXError(.ECONNREFUSED) }
         defer { close(fd) }
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard connected else { throw POSIXError(.ECONNREFUSED) }
         var offset = 0
         while offset < request.count {
             let sent = request[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard sent > 0 else { break }  // the server may answer (431) and close before reading it all
             offset += sent
         }
+        _ = shutdown(fd, Int32(SHUT_WR))  // all sent: the server sees the end of the request at once
         var response: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while response.count < 16 << 20 {
