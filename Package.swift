@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C shims: imported only by Redis and Postgres, never above them.
@@ -64,17 +66,25 @@ let package = Package(
             dependencies: [
                 "Redis", "JobQueue",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Observability",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(name: "TestSupport", dependencies: ["Redis", "Postgres"], swiftSettings: strict),
         .executableTarget(
             name: "oauthq",
             dependencies: [
-                "Redis", "Postgres", "OAuthMaintenance", "JobQueue", "Beat", "JobQueueRedis",
+                "Redis", "Postgres", "OAuthMaintenance", "JobQueue", "Beat", "JobQueueRedis", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
@@ -96,6 +106,11 @@ let package = Package(
         .testTarget(
             name: "OAuthQTests",
             dependencies: ["TestSupport", "Postgres", "OAuthMaintenance", "Redis", "JobQueue"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ObservabilityTests",
+            dependencies: ["Observability", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(name: "BeatTests", dependencies: ["Beat", "JobQueue", "Redis", "TestSupport"], swiftSettings: strict),

@@ -198,13 +198,7 @@ extension CeleryMessage {
         properties["delivery_tag"] = .string(deliveryTag)
 
         let body: JSONValue = [.array(args), .object(kwargs), .object(embed)]
-        let envelope: JSONObject = [
-            "body": .string(Base64.encode(body.serialized())),
-            "content-encoding": "utf-8",
-            "content-type": "application/json",
-            "headers": .object(headers),
-            "properties": .object(properties),
-        ]
+        let envelope = KombuEnvelope(body: body, headers: headers, properties: properties).object
         let raw = JSONValue.object(envelope).serialized()
 
         return CeleryMessage(

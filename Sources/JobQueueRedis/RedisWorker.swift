@@ -56,6 +56,19 @@ public final class RedisWorker: Sendable {
         public var promoteInterval: Duration = .milliseconds(200)
         /// Backoff between reconnect attempts.
         public var reconnectPolicy = RedisReconnectPolicy(initialDelay: .milliseconds(100), maxDelay: .seconds(5))
+        /// Whether the worker shows itself to Celery's tools: worker events (online, heartbeat, offline) and
+        /// answers to remote-control `ping` (see ``CeleryPresence``).
+        public var celeryEvents = true
+        /// Seconds between Celery `worker-heartbeat` events (Celery: 2).
+        public var eventFrequency: Duration = .seconds(2)
+        /// Whether task lines carry their fields as log metadata too (`task`, `task_id`, `state`, `duration_ms`,
+        /// `note`), for structured (JSON) logs.
+        public var taskLogMetadata = false
+        /// `sw_ver` in the worker events.
+        public var softwareVersion = "0.1.0"
+        /// How often `oauthq_queue_depth` is sampled (`LLEN` of every priority list of every consumed queue, on the
+        /// maintenance connection); nil: never (metrics off).
+        public var queueDepthInterval: Duration?
 
         public init(broker: RedisConfiguration, backend: RedisConfiguration? = nil) {
             self.broker = broker
@@ -89,13 +102,16 @@ public final class RedisWorker: Sendable {
     private let handlers: [String: JobHandler]
     private let logger: Logger
     private let state = Mutex(State())
+    /// The worker's metrics (swift-metrics; no-ops unless the process bootstrapped a backend).
+    public let metrics: WorkerMetrics
     private let started = Date()
 
     /// - Parameters:
     ///   - configuration: the settings.
     ///   - handlers: the tasks by name.
     ///   - logger: receives one line per task and connection events; never task arguments.
-    public init(configuration: Configuration, handlers: [String: JobHandler], logger: Logger) {
+    ///   - metrics: where task outcomes are counted (default: a new one for the registered tasks).
+    public init(configuration: Configuration, handlers: [String: JobHandler], logger: Logger, metrics: WorkerMetrics? = nil) {
         var configuration = configuration
         configuration.concurrency = max(1, configuration.concurrency)
         configuration.fetchBatch = max(1, configuration.fetchBatch)
@@ -109,6 +125,7 @@ public final class RedisWorker: Sendable {
         )
         self.handlers = handlers
         self.logger = logger
+        self.metrics = metrics ?? WorkerMetrics(knownTasks: handlers.keys)
     }
 
     // MARK: - Control
@@ -169,12 +186,16 @@ public final class RedisWorker: Sendable {
         )
 
         let maintenanceTask = Task { await self.maintain(initial: maintenance) }
+        let presenceTask = configuration.celeryEvents ? Task { await self.presence().run() } : nil
         await withTaskGroup(of: Void.self) { group in
             for slot in 0..<configuration.concurrency {
                 group.addTask { await self.runSlot(slot) }
             }
         }
         state.withLock { $0.slotsFinished = true }
+        // worker-offline once the slots are done; the binding is removed with it.
+        presenceTask?.cancel()
+        await presenceTask?.value
         maintenanceTask.cancel()
         if let connection = await maintenanceTask.value {
             do {
@@ -188,6 +209,17 @@ public final class RedisWorker: Sendable {
                 logger.error("could not deregister: \(error)")
             }
         }
+    }
+
+    private func presence() -> CeleryPresence {
+        CeleryPresence(
+            broker: configuration.broker, hostname: configuration.name, frequency: configuration.eventFrequency,
+            softwareVersion: configuration.softwareVersion, reconnectPolicy: configuration.reconnectPolicy,
+            counts: { [self] in
+                state.withLock { ($0.cancellers.count, $0.done + $0.failed) }
+            },
+            logger: logger, metrics: metrics
+        )
     }
 
     private func info() -> RedisWorkerInfo {
@@ -217,6 +249,7 @@ public final class RedisWorker: Sendable {
     private func maintain(initial: RedisConnection) async -> RedisConnection? {
         var connection: RedisConnection? = initial
         var lastBeat = ContinuousClock.now
+        var lastDepth: ContinuousClock.Instant?
         var failures = 0
         while !Task.isCancelled {
             do {
@@ -232,16 +265,38 @@ public final class RedisWorker: Sendable {
                     let reaped = try await broker.reapDeadWorkers(on: live, workerName: configuration.name)
                     if reaped > 0 { logger.warning("returned \(reaped) message(s) of dead workers to their queues") }
                 }
+                if let interval = configuration.queueDepthInterval, lastDepth.map({ ContinuousClock.now - $0 >= interval }) ?? true {
+                    lastDepth = ContinuousClock.now
+                    try await sampleQueueDepths(on: live)
+                }
                 while try await broker.promoteDue(limit: 100, on: live) == 100 {}
                 try? await Task.sleep(for: configuration.promoteInterval)
             } catch {
                 failures += 1
+                metrics.connectionError(.redis)
                 if failures == 1 { logger.warning("maintenance: Redis error: \(error); reconnecting") }
                 connection = nil
                 try? await Task.sleep(for: configuration.reconnectPolicy.delay(forRetry: min(failures, 20)))
             }
         }
         return connection
+    }
+
+    /// `LLEN` of every priority list of every consumed queue, in one round trip; one gauge per queue.
+    private func sampleQueueDepths(on connection: RedisConnection) async throws {
+        let queues = configuration.queues
+        var commands: [[[UInt8]]] = []
+        for queue in queues {
+            for step in CeleryQueue.prioritySteps {
+                commands.append([Array("LLEN".utf8), Array(CeleryQueue.listKey(queue: queue, priority: step).utf8)])
+            }
+        }
+        let replies = try await connection.pipeline(commands)
+        let perQueue = CeleryQueue.prioritySteps.count
+        for (index, queue) in queues.enumerated() {
+            let depth = replies[(index * perQueue)..<((index + 1) * perQueue)].reduce(0) { $0 + Int($1.int ?? 0) }
+            metrics.queueDepth(queue, depth)
+        }
     }
 
     // MARK: - Slots
@@ -284,6 +339,10 @@ public final class RedisWorker: Sendable {
         /// true: counts as failed, false: as done, nil: neither (scheduled, retried, requeued).
         var failed: Bool?
         var note: String?
+        /// How long the task's code ran; nil when it did not run.
+        var runtime: Duration? = nil
+        /// Set for a dead letter.
+        var deadLetter: WorkerMetrics.DeadLetterReason? = nil
     }
 
     /// The slot's outer loop: (re)connects with backoff and runs ``runConnected(_:backend:on:)`` until the
@@ -307,6 +366,7 @@ public final class RedisWorker: Sendable {
             } catch {
                 state.failures += 1
                 state.needsRecovery = true
+                metrics.connectionError(.redis)
                 if state.failures == 1 {
                     logger.warning("slot \(slot): Redis error: \(error); reconnecting with backoff")
                 }
@@ -449,7 +509,10 @@ public final class RedisWorker: Sendable {
             }
             return Pending(
                 delivery: delivery, settlement: .deadLetter(record, result: result),
-                report: Report(name: error.taskName ?? "?", id: error.taskID ?? "?", state: "DEAD-LETTERED", start: start, failed: true, note: error.reason)
+                report: Report(
+                    name: error.taskName ?? "?", id: error.taskID ?? "?", state: "DEAD-LETTERED", start: start, failed: true,
+                    note: error.reason, deadLetter: .malformed
+                )
             )
         case .success(let decoded):
             message = decoded
@@ -468,7 +531,10 @@ public final class RedisWorker: Sendable {
             )
             return Pending(
                 delivery: delivery, settlement: .deadLetter(record, result: message.ignoreResult ? nil : result),
-                report: Report(name: message.taskName, id: message.id, state: "DEAD-LETTERED", start: start, failed: true, note: reason)
+                report: Report(
+                    name: message.taskName, id: message.id, state: "DEAD-LETTERED", start: start, failed: true, note: reason,
+                    deadLetter: .unregistered
+                )
             )
         }
 
@@ -494,8 +560,13 @@ public final class RedisWorker: Sendable {
         }
 
         let invocation = JobInvocation(message: message, taskName: name, slot: delivery.slot, queue: delivery.queue)
+        let began = ContinuousClock.now
+        metrics.taskStarted()
         let outcome = await execute(handler, invocation, state: slotState, backend: backend, on: connection)
-        return conclude(outcome, delivery: delivery, message: message, name: name, start: start)
+        metrics.taskEnded()
+        var pending = conclude(outcome, delivery: delivery, message: message, name: name, start: start)
+        pending.report?.runtime = ContinuousClock.now - began
+        return pending
     }
 
     private func storedSuccess(taskID: String, backend: RedisConnection?, on connection: isolated RedisConnection) async -> Bool {
@@ -644,7 +715,9 @@ public final class RedisWorker: Sendable {
                     reason: reason, queue: delivery.queue, taskID: message.id, taskName: message.taskName,
                     worker: configuration.name, original: delivery.raw
                 )
-                return pending(.deadLetter(record, result: failure), "DEAD-LETTERED", failed: true, note: reason)
+                var letter = pending(.deadLetter(record, result: failure), "DEAD-LETTERED", failed: true, note: reason)
+                letter.report?.deadLetter = .invalidArguments
+                return letter
 
             case .transient where configuration.retryPolicy.shouldRetry(retries: message.retries):
                 let delay = configuration.retryPolicy.delay(forAttempt: message.retries)
@@ -671,6 +744,8 @@ public final class RedisWorker: Sendable {
 
     /// Logs a task's line (name, id, state, duration; never arguments) and counts done and failed tasks.
     private func report(_ report: Report) {
+        metrics.taskFinished(report.name, state: report.state, runtime: report.runtime)
+        if let reason = report.deadLetter { metrics.deadLettered(reason) }
         if let failed = report.failed {
             state.withLock { state in
                 if failed { state.failed += 1 } else { state.done += 1 }
@@ -679,11 +754,29 @@ public final class RedisWorker: Sendable {
         let level: Logger.Level = report.failed == true ? .warning : .info
         // Formatted only when the level is enabled. Names and ids come from the message: control characters are
         // escaped so that no message can forge log lines.
-        logger.log(level: level, "\(Self.line(report))")
+        if configuration.taskLogMetadata {
+            logger.log(level: level, "\(Self.line(report))", metadata: Self.metadata(report))
+        } else {
+            logger.log(level: level, "\(Self.line(report))")
+        }
+    }
+
+    /// The task line's fields for structured logs (escaped like the line; never arguments or results).
+    private static func metadata(_ report: Report) -> Logger.Metadata {
+        var metadata: Logger.Metadata = [
+            "task": .string(escaped(report.name)), "task_id": .string(escaped(report.id)), "state": .string(report.state),
+            "duration_ms": .string(milliseconds(report)),
+        ]
+        if let note = report.note { metadata["note"] = .string(note) }
+        return metadata
+    }
+
+    private static func milliseconds(_ report: Report) -> String {
+        String(format: "%.2f", seconds(ContinuousClock.now - report.start) * 1000)
     }
 
     private static func line(_ report: Report) -> String {
-        let milliseconds = String(format: "%.2f", seconds(ContinuousClock.now - report.start) * 1000)
+        let milliseconds = milliseconds(report)
         let suffix = report.note.map { " (\($0))" } ?? ""
         return "task \(escaped(report.name))[\(escaped(report.id))] \(report.state) in \(milliseconds) ms\(suffix)"
     }

@@ -81,18 +81,27 @@ public enum TestEnvironment {
 /// A plain TCP connect, used only to decide whether a local server is up.
 enum TCPProbe {
     static func isListening(host: String, port: Int) -> Bool {
+        guard let fd = connected(host: host, port: port) else { return false }
+        close(fd)
+        return true
+    }
+
+    /// A blocking TCP connection to an IPv4 `host:port`; the caller closes the descriptor. Nil when refused.
+    static func connected(host: String, port: Int) -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
+        guard fd >= 0 else { return nil }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { return false }
-        let result = withUnsafePointer(to: &address) {
+        let result = inet_pton(AF_INET, host, &address.sin_addr) == 1 ? withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
+        } : -1
+        guard result == 0 else {
+            close(fd)
+            return nil
         }
-        return result == 0
+        return fd
     }
 }

@@ -3,6 +3,8 @@ import Beat
 import Dispatch
 import Foundation
 import JobQueue
+import Logging
+import Observability
 import Redis
 
 #if canImport(Glibc)
@@ -27,6 +29,7 @@ struct BeatCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var logging: LogOptions
 
     @Option(help: "A YAML schedule file.")
     var schedule: String?
@@ -112,11 +115,17 @@ struct BeatCommand: AsyncParsableCommand {
                 return
             }
             let redis = try RedisConfiguration(url: connection.redisURL())
-            let scheduler = BeatScheduler(configuration: configuration, redis: redis) { line in
-                Console.info("\(CeleryTimestamp.format(Date())) \(line)")
+            let log: @Sendable (String) -> Void
+            if try logging.format() == .json {
+                try logging.bootstrap(level: .info)
+                let logger = Logger(label: "oauthq.beat")
+                log = { line in logger.info("\(line)") }
+            } else {
+                log = { line in Console.info("\(CeleryTimestamp.format(Date())) \(line)") }
             }
+            let scheduler = BeatScheduler(configuration: configuration, redis: redis, log: log)
             for entry in configuration.entries {
-                Console.info("beat: entry \"\(entry.name)\": \(entry.task) \(entry.schedule) queue \(entry.queue)")
+                log("beat: entry \"\(entry.name)\": \(entry.task) \(entry.schedule) queue \(entry.queue)")
             }
             let running = Task { try await scheduler.run() }
             let sources = [SIGINT, SIGTERM].map { signalNumber in

@@ -3,6 +3,7 @@ import Foundation
 import JobQueue
 import JobQueueRedis
 import Logging
+import Observability
 import Redis
 
 /// `oauthq worker`: consume Celery tasks from Redis and run them (see ``RedisWorker`` and ``RedisBroker``).
@@ -24,6 +25,8 @@ struct WorkerCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var logging: LogOptions
+    @OptionGroup var metricsOptions: MetricsOptions
 
     @Option(name: .customLong("result-backend"), help: "Redis URL of the result backend (default: $RESULT_BACKEND, else the broker).")
     var resultBackendFlag: String?
@@ -104,49 +107,69 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
-            WorkerLogging.bootstrap(level: level)
+            try logging.bootstrap(level: level)
             let logger = Logger(label: "oauthq.worker")
-
-            let brokerURL = connection.redisURL()
-            let backendURL = resultBackendFlag ?? Environment.value("RESULT_BACKEND") ?? brokerURL
-            // The command timeout must exceed the BLMOVE timeout (0.1 s); 10 s also bounds a hung server.
-            let broker = try RedisConfiguration(url: brokerURL, commandTimeout: .seconds(10))
-            let backend = try RedisConfiguration(url: backendURL, commandTimeout: .seconds(10))
-
-            let slots = concurrency ?? ProcessInfo.processInfo.activeProcessorCount
-            let databaseURL = connection.databaseURLFlag ?? Environment.value("DATABASE_URL")
-            if databaseURL == nil {
-                logger.warning("no --database-url or DATABASE_URL: cleartokens and createapplication will fail")
+            let json = try logging.format() == .json
+            do {
+                try await serve(logger: logger)
+            } catch let error where json && !(error is ExitCode) {
+                // In JSON mode the last word is a JSON line too.
+                logger.critical("\((error as? CommandFailure)?.description ?? String(describing: error))")
+                throw ExitCode((error as? CommandFailure)?.exitCode ?? 1)
             }
-            let tasks = try WorkerTasks(
-                concurrency: slots, databaseURL: databaseURL, environment: ProcessInfo.processInfo.environment
-            )
-
-            var configuration = RedisWorker.Configuration(broker: broker, backend: backend == broker ? nil : backend)
-            configuration.keyPrefix = keyPrefix
-            configuration.queues = queueList
-            configuration.concurrency = slots
-            configuration.name = Self.nodeName(hostname)
-            configuration.resultExpires = resultExpires
-            configuration.shutdownTimeout = .milliseconds(Int64(shutdownTimeout * 1000))
-            configuration.retryPolicy = RetryPolicy(
-                maxRetries: maxRetries, base: .milliseconds(Int64(retryBackoff * 1000)),
-                maxDelay: .milliseconds(Int64(retryBackoffMax * 1000)), jitter: .full
-            )
-            configuration.aliases = try aliases()
-            configuration.fetchBatch = prefetch
-            configuration.defaultTimeLimit = CeleryMessage.TimeLimit(hard: timeLimit, soft: softTimeLimit)
-
-            var handlers = tasks.handlers
-            if debugTasks {
-                handlers.merge(DebugTasks.handlers(logger: logger)) { first, _ in first }
-                logger.info("debug tasks enabled: \(DebugTasks.sleepTaskName)")
-            }
-            let worker = RedisWorker(configuration: configuration, handlers: handlers, logger: logger)
-            let signals = WorkerSignals { worker.requestShutdown() }
-            defer { signals.cancel() }
-            try await worker.run()
         }
+    }
+
+    /// The worker itself, once logging is set up.
+    private func serve(logger: Logger) async throws {
+        // Before any metric handle exists (swift-metrics binds handles to the factory they were made with).
+        let metricsServer = try metricsOptions.start(logger: logger)
+        defer { metricsServer?.stop() }
+
+        let brokerURL = connection.redisURL()
+        let backendURL = resultBackendFlag ?? Environment.value("RESULT_BACKEND") ?? brokerURL
+        // The command timeout must exceed the BLMOVE timeout (0.1 s); 10 s also bounds a hung server.
+        let broker = try RedisConfiguration(url: brokerURL, commandTimeout: .seconds(10))
+        let backend = try RedisConfiguration(url: backendURL, commandTimeout: .seconds(10))
+
+        let slots = concurrency ?? ProcessInfo.processInfo.activeProcessorCount
+        let databaseURL = connection.databaseURLFlag ?? Environment.value("DATABASE_URL")
+        if databaseURL == nil {
+            logger.warning("no --database-url or DATABASE_URL: cleartokens and createapplication will fail")
+        }
+        let metrics = WorkerMetrics(knownTasks: WorkerTasks.taskNames + (debugTasks ? [DebugTasks.sleepTaskName] : []))
+        let tasks = try WorkerTasks(
+            concurrency: slots, databaseURL: databaseURL, environment: ProcessInfo.processInfo.environment,
+            metrics: metrics
+        )
+
+        var configuration = RedisWorker.Configuration(broker: broker, backend: backend == broker ? nil : backend)
+        configuration.keyPrefix = keyPrefix
+        configuration.queues = queueList
+        configuration.concurrency = slots
+        configuration.name = Self.nodeName(hostname)
+        configuration.resultExpires = resultExpires
+        configuration.shutdownTimeout = .milliseconds(Int64(shutdownTimeout * 1000))
+        configuration.retryPolicy = RetryPolicy(
+            maxRetries: maxRetries, base: .milliseconds(Int64(retryBackoff * 1000)),
+            maxDelay: .milliseconds(Int64(retryBackoffMax * 1000)), jitter: .full
+        )
+        configuration.aliases = try aliases()
+        configuration.fetchBatch = prefetch
+        configuration.defaultTimeLimit = CeleryMessage.TimeLimit(hard: timeLimit, soft: softTimeLimit)
+
+        if metricsServer != nil { configuration.queueDepthInterval = .seconds(2) }
+        configuration.taskLogMetadata = try logging.format() == .json
+
+        var handlers = tasks.handlers
+        if debugTasks {
+            handlers.merge(DebugTasks.handlers(logger: logger)) { first, _ in first }
+            logger.info("debug tasks enabled: \(DebugTasks.sleepTaskName)")
+        }
+        let worker = RedisWorker(configuration: configuration, handlers: handlers, logger: logger, metrics: metrics)
+        let signals = WorkerSignals { worker.requestShutdown() }
+        defer { signals.cancel() }
+        try await worker.run()
     }
 
     /// `%h` → the host name, as Celery's `-n`.

@@ -14,7 +14,7 @@ struct WorkerTasks: Sendable {
     /// One database per slot.
     let databases: [WorkerDatabase]
 
-    init(concurrency: Int, databaseURL: String?, environment: [String: String]) throws {
+    init(concurrency: Int, databaseURL: String?, environment: [String: String], metrics: WorkerMetrics? = nil) throws {
         var defaults: [String: String] = [:]
         for key in ClearTokensSettings.Key.allCases {
             if let value = environment[key.rawValue], !value.isEmpty { defaults[key.rawValue] = value }
@@ -31,10 +31,13 @@ struct WorkerTasks: Sendable {
         } catch {
             throw CommandFailure(exitCode: 1, error.description)
         }
-        databases = (0..<max(1, concurrency)).map { _ in WorkerDatabase(url: databaseURL) }
+        databases = (0..<max(1, concurrency)).map { _ in WorkerDatabase(url: databaseURL, metrics: metrics) }
     }
 
     /// The handlers by task name.
+    /// The names of the tasks in ``handlers``.
+    static let taskNames = ["ping", ClearTokensJob.jobName, CreateApplicationJob.jobName]
+
     var handlers: [String: JobHandler] {
         [
             "ping": { invocation in try Self.ping(invocation) },
@@ -163,10 +166,12 @@ struct WorkerTasks: Sendable {
 /// task reconnects). Used by one slot at a time.
 actor WorkerDatabase {
     private let url: String?
+    private let metrics: WorkerMetrics?
     private var open: PostgresConnection?
 
-    init(url: String?) {
+    init(url: String?, metrics: WorkerMetrics? = nil) {
         self.url = url
+        self.metrics = metrics
     }
 
     func connection() async throws -> PostgresConnection {
@@ -190,6 +195,7 @@ actor WorkerDatabase {
             self.open = nil
         }
         if error.code == .connectionLost || error.code == .connectionFailed || error.code == .timeout {
+            metrics?.connectionError(.postgresql)
             await open?.close()
             open = nil
         }
