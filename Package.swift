@@ -44,7 +44,7 @@ let package = Package(
         .target(
             name: "OAuthMaintenance",
             dependencies: [
-                "Postgres",
+                "Postgres", "CivilCalendar",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -73,7 +73,7 @@ let package = Package(
         ),
         .target(
             name: "Observability",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["CivilCalendar", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(name: "TestSupport", dependencies: ["Redis", "Postgres"], swiftSettings: strict),
@@ -90,6 +90,7 @@ let package = Package(
         ),
 
         .testTarget(name: "ThreadConfinementTests", dependencies: ["ThreadConfinement"], swiftSettings: strict),
+        .testTarget(name: "CivilCalendarTests", dependencies: ["CivilCalendar"], swiftSettings: strict),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),
         .testTarget(

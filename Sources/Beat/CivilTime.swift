@@ -9,14 +9,5 @@ enum CivilTime {
     static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { CivilDate.floorDiv(a, b) }
 
     /// `2026-11-30T03:00:00Z` for a unix time in seconds.
-    static func iso(_ unix: Int64) -> String {
-        let days = floorDiv(unix, 86_400)
-        let second = Int(unix - days * 86_400)
-        let (y, m, d) = date(days: Int(days))
-        func pad(_ v: Int, _ w: Int) -> String {
-            let s = String(v)
-            return s.count >= w ? s : String(repeating: "0", count: w - s.count) + s
-        }
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(second / 3600, 2)):\(pad(second % 3600 / 60, 2)):\(pad(second % 60, 2))Z"
-    }
+    static func iso(_ unix: Int64) -> String { CivilDate.isoUTC(seconds: unix) }
 }

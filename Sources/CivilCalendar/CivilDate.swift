@@ -50,3 +50,21 @@ public enum CivilDate {
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }
 }
+
+extension CivilDate {
+    /// `YYYY-MM-DDTHH:MM:SS[.fff…]Z` for `seconds` since 1970 (UTC) and a fraction of a second given as
+    /// `fraction` in units of 10^-`fractionDigits` (no fraction when `fractionDigits` is 0). Plain
+    /// integer formatting: `String(format:)` and date formatters map ICU data (megabytes of RSS).
+    public static func isoUTC(seconds: Int64, fraction: Int = 0, fractionDigits: Int = 0) -> String {
+        let days = floorDiv(seconds, 86_400)
+        let second = Int(seconds - days * 86_400)
+        let (y, m, d) = date(days: Int(days))
+        func pad(_ value: Int, _ width: Int) -> String {
+            let digits = String(value)
+            return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+        }
+        let time = "\(pad(second / 3600, 2)):\(pad(second % 3600 / 60, 2)):\(pad(second % 60, 2))"
+        let fractionText = fractionDigits > 0 ? "." + pad(fraction, fractionDigits) : ""
+        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(time)\(fractionText)Z"
+    }
+}

@@ -1,3 +1,4 @@
+import CivilCalendar
 public import Foundation
 public import Postgres
 
@@ -231,19 +232,9 @@ public struct ClearTokensJob: Sendable {
 
     /// `2026-11-30T01:56:34.908906Z`.
     static func iso8601(_ date: Date) -> String {
-        let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
-        let seconds = Int64((micros / 1_000_000).rounded(.down))
-        let fraction = Int64(micros) - seconds * 1_000_000
-        var tm = tm()
-        var time = time_t(seconds)
-        gmtime_r(&time, &tm)
-        // Plain interpolation: String(format:) loads ICU locale data (megabytes of RSS).
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T"
-            + "\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2)).\(pad(Int32(fraction), 6))Z"
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        let seconds = CivilDate.floorDiv(micros, 1_000_000)
+        return CivilDate.isoUTC(seconds: seconds, fraction: Int(micros - seconds * 1_000_000), fractionDigits: 6)
     }
 }
 

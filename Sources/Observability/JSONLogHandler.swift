@@ -1,3 +1,4 @@
+import CivilCalendar
 public import Logging
 
 #if canImport(Glibc)
@@ -126,15 +127,7 @@ public struct JSONLogHandler: LogHandler {
     }
 
     static func timestamp(seconds: Int, milliseconds: Int) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(milliseconds), 3))Z"
+        CivilDate.isoUTC(seconds: Int64(seconds), fraction: milliseconds, fractionDigits: 3)
     }
 
     /// Writes a line to file descriptor 2 in one `write(2)` (retried on a partial write).
