@@ -333,6 +333,9 @@ struct RedisConnectionTests {
     func retryingPermanent() async throws {
         var configuration = try RedisConfiguration(url: TestEnvironment.redisURL)
         configuration.database = 100_000  // SELECT fails: a server error, not transient
+        // Generous timeouts, so a loaded machine cannot turn the first attempt into a (transient) timeout.
+        configuration.connectTimeout = .seconds(60)
+        configuration.commandTimeout = .seconds(60)
         let clock = ContinuousClock()
         let start = clock.now
         let error = try await #require(throws: RedisError.self) {
