@@ -1,4 +1,7 @@
 public import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A Celery worker event (`worker-online`, `worker-heartbeat`, `worker-offline`) as a Celery 5.7 worker
 /// publishes it over Redis: `PUBLISH /<db>.celeryev/worker.<kind>` with a kombu envelope whose body is
@@ -65,9 +68,23 @@ public struct CeleryWorkerEvent: Sendable {
         "/\(database).celeryev/" + routingKey
     }
 
-    /// Hours *west* of UTC, as Celery's `utcoffset()` (0.0 in UTC).
-    public static func utcOffsetHours(_ zone: TimeZone = .current, at date: Date = Date()) -> Double {
-        -Double(zone.secondsFromGMT(for: date)) / 3600
+    /// Hours *west* of UTC, as Celery's `utcoffset()` (0.0 in UTC), for the local zone at `date`.
+    public static func utcOffsetHours(at date: Date = Date()) -> Double {
+        utcOffsetHours(secondsEastOfUTC: localSecondsEastOfUTC(at: date))
+    }
+
+    /// Hours *west* of UTC for an offset in seconds east of it.
+    public static func utcOffsetHours(secondsEastOfUTC seconds: Int) -> Double {
+        -Double(seconds) / 3600
+    }
+
+    /// The local zone's offset from the C library (`localtime_r`), not `TimeZone.current`: Foundation's
+    /// time zones map ICU data, which cost the worker megabytes of resident memory for one number.
+    public static func localSecondsEastOfUTC(at date: Date = Date()) -> Int {
+        var time = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        guard localtime_r(&time, &parts) != nil else { return 0 }
+        return Int(parts.tm_gmtoff)
     }
 
     /// The event body.

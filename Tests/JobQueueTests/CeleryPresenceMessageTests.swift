@@ -25,8 +25,10 @@ struct CeleryPresenceMessageTests {
         #expect(String(decoding: bytes, as: UTF8.self) == Self.capturedHeartbeat)
         #expect(event.channel(database: 3) == "/3.celeryev/worker.heartbeat")
         #expect(CeleryWorkerEvent(kind: .online, hostname: "h", pid: 1, clock: 1, active: 0, processed: 0, loadAverage: [], softwareVersion: "x").type == "worker-online")
-        #expect(CeleryWorkerEvent.utcOffsetHours(TimeZone(identifier: "UTC")!) == 0)
-        #expect(CeleryWorkerEvent.utcOffsetHours(TimeZone(secondsFromGMT: 5 * 3600 + 1800)!) == -5.5)
+        #expect(CeleryWorkerEvent.utcOffsetHours(secondsEastOfUTC: 0) == 0)
+        #expect(CeleryWorkerEvent.utcOffsetHours(secondsEastOfUTC: 5 * 3600 + 1800) == -5.5)
+        let now = Date()
+        #expect(CeleryWorkerEvent.localSecondsEastOfUTC(at: now) == TimeZone.current.secondsFromGMT(for: now))
     }
 
     @Test("the captured ping request decodes; the reply is byte for byte Celery's")
