@@ -79,15 +79,16 @@ public enum TestEnvironment {
 }
 
 /// A plain TCP connect, used only to decide whether a local server is up.
-enum TCPProbe {
-    static func isListening(host: String, port: Int) -> Bool {
+/// Plain TCP connections to loopback servers, for readiness checks.
+public enum TCPProbe {
+    public static func isListening(host: String, port: Int) -> Bool {
         guard let fd = connected(host: host, port: port) else { return false }
         close(fd)
         return true
     }
 
     /// A blocking TCP connection to an IPv4 `host:port`; the caller closes the descriptor. Nil when refused.
-    static func connected(host: String, port: Int) -> Int32? {
+    public static func connected(host: String, port: Int) -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
         var address = sockaddr_in()

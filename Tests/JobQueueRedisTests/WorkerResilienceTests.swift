@@ -288,17 +288,8 @@ final class OwnRedisServer: @unchecked Sendable {
 /// A blocking PING over a raw socket: true once the server answers +PONG (not LOADING).
 enum RedisProbe {
     static func ping(port: Int) throws -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
+        guard let fd = TCPProbe.connected(host: "127.0.0.1", port: port) else { return false }
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard connected else { return false }
         let request = Array("PING\r\n".utf8)
         guard write(fd, request, request.count) == request.count else { return false }
         var buffer = [UInt8](repeating: 0, count: 64)
