@@ -94,29 +94,13 @@ enum BrokerScripts {
     static let settle = RedisScript(
         name: "settle",
         source: """
-            -- oauthq settle v1
+            -- oauthq settle v2
+            \(storeUnlessSucceeded)
             local removed = redis.call('LREM', KEYS[1], -1, ARGV[1])
             local action = ARGV[4]
             if removed == 0 and action ~= 'ack' then return {0, 0} end
             local written = 0
-            if ARGV[2] ~= '' then
-              local current = redis.call('GET', KEYS[2])
-              local succeeded = false
-              if current then
-                local ok, stored = pcall(cjson.decode, current)
-                if ok and type(stored) == 'table' and stored['status'] == 'SUCCESS' then succeeded = true end
-              end
-              if not succeeded then
-                local ttl = tonumber(ARGV[3])
-                if ttl and ttl > 0 then
-                  redis.call('SET', KEYS[2], ARGV[2], 'EX', ttl)
-                else
-                  redis.call('SET', KEYS[2], ARGV[2])
-                end
-                redis.call('PUBLISH', KEYS[2], ARGV[2])
-                written = 1
-              end
-            end
+            if ARGV[2] ~= '' then written = store_unless_succeeded(KEYS[2], ARGV[2], ARGV[3]) end
             if action == 'delay' then
               redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
             elseif action == 'dead' or action == 'push' then
@@ -189,25 +173,35 @@ enum BrokerScripts {
             """
     )
 
+    /// The Lua function both result-writing scripts start with: SET (with EX when `ttl` > 0) and PUBLISH
+    /// `value` at `key` unless a SUCCESS is stored there (Celery's guard against redelivered duplicates).
+    /// Returns 1 when written, 0 when not.
+    static let storeUnlessSucceeded = """
+        local function store_unless_succeeded(key, value, ttl)
+          local current = redis.call('GET', key)
+          if current then
+            local ok, stored = pcall(cjson.decode, current)
+            if ok and type(stored) == 'table' and stored['status'] == 'SUCCESS' then return 0 end
+          end
+          local seconds = tonumber(ttl)
+          if seconds and seconds > 0 then
+            redis.call('SET', key, value, 'EX', seconds)
+          else
+            redis.call('SET', key, value)
+          end
+          redis.call('PUBLISH', key, value)
+          return 1
+        end
+        """
+
     /// Writes a result unless a SUCCESS is stored: for a result backend that is not the broker's database.
     /// KEYS[1] = result key; ARGV[1] = JSON, ARGV[2] = TTL seconds (0: none). Returns 1 when written.
     static let storeResult = RedisScript(
         name: "store-result",
         source: """
-            -- oauthq store-result v1
-            local current = redis.call('GET', KEYS[1])
-            if current then
-              local ok, stored = pcall(cjson.decode, current)
-              if ok and type(stored) == 'table' and stored['status'] == 'SUCCESS' then return 0 end
-            end
-            local ttl = tonumber(ARGV[2])
-            if ttl and ttl > 0 then
-              redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
-            else
-              redis.call('SET', KEYS[1], ARGV[1])
-            end
-            redis.call('PUBLISH', KEYS[1], ARGV[1])
-            return 1
+            -- oauthq store-result v2
+            \(storeUnlessSucceeded)
+            return store_unless_succeeded(KEYS[1], ARGV[1], ARGV[2])
             """
     )
 
