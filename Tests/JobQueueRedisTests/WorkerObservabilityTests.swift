@@ -222,7 +222,13 @@ struct WorkerObservabilityTests {
 
         let connection = try await RedisConnection.connect(RedisConfiguration(url: url))
         let member = "\u{06}\u{16}\u{06}\u{16}\(host).celery.pidbox"
-        #expect(try await connection.command("SISMEMBER", "_kombu.binding.celery.pidbox", member).int == 1)
+        // The node registers its pidbox binding on its own connection, right after the worker starts serving.
+        var bound = false
+        for _ in 0..<100 where !bound {
+            bound = try await connection.command("SISMEMBER", "_kombu.binding.celery.pidbox", member).int == 1
+            if !bound { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(bound, "the pidbox binding was not registered within 10 s")
 
         let ping = try await Self.celery(["inspect", "ping", "--json"], redisURL: url)
         #expect(ping.status == 0, "\(ping.stderr)\n\(worker.log)")
