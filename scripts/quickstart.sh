@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# oauthq from nothing to running tasks, on a Debian/Ubuntu machine with Swift 6.1+ (no Docker needed).
+# oauthq from nothing to running tasks, on a Debian/Ubuntu machine with Swift 6.2+ (no Docker needed).
 #
 #   scripts/quickstart.sh        install what is missing, start Redis + PostgreSQL, create the DOT schema,
 #                                build release binaries, start 2 workers + 1 beat in the background,
@@ -84,7 +84,7 @@ fi
 
 # ---- 1. what the build needs (the servers come with scripts/services.sh)
 command -v swift >/dev/null ||
-    die "no Swift toolchain on PATH: install Swift 6.1 or later (https://www.swift.org/install/linux/), then run this again"
+    die "no Swift toolchain on PATH: install Swift 6.2 or later (https://www.swift.org/install/linux/), then run this again"
 scripts/apt-install.sh libhiredis-dev libpq-dev pkg-config || die "could not install the build libraries"
 
 # ---- 2. Redis and PostgreSQL on loopback, with the demo database
@@ -116,7 +116,7 @@ start() {
         log "$name already running (pid $(pid_of "$name"))"
         return
     fi
-    nohup "$@" >>"$QS/$name.log" 2>&1 </dev/null &
+    nohup "$@" >"$QS/$name.log" 2>&1 </dev/null &
     echo $! >"$QS/$name.pid"
     log "$name started (pid $!, log $QS/$name.log)"
 }
@@ -125,18 +125,24 @@ for n in $(seq 1 "$WORKERS"); do
 done
 start beat "$OAUTHQ" beat --entry "cleartokens 0 3 * * *" --entry "ping every 1m"
 
-# Wait until every worker is registered and alive in Redis (bounded: 60 s).
+# Wait until each process says it is up by something it established itself (bounded: 60 s): a worker by
+# its registration in Redis (`oauthq status` lists its pid alive), the beat by its "connected to Redis"
+# line. A process that went away meanwhile is reported at once. (No /proc/PID/cmdline check here: right
+# after `nohup … &` the child may not have exec'd oauthq yet.)
+exited() { ! kill -0 "$(pid_of "$1")" 2>/dev/null; }
+ready=0
 for _ in $(seq 1 120); do
-    for name in "${PROCESSES[@]}"; do alive "$name" || die "$name exited right after starting"; done
+    for name in "${PROCESSES[@]}"; do exited "$name" && die "$name exited right after starting"; done
     status="$("$OAUTHQ" status 2>/dev/null || true)"
     ready=0
     for n in $(seq 1 "$WORKERS"); do
         grep -Eq "pid $(pid_of "worker-$n") .* alive " <<<"$status" && ready=$((ready + 1))
     done
-    [ $ready -eq "$WORKERS" ] && break
+    grep -q "beat: connected to Redis" "$QS/beat.log" 2>/dev/null && ready=$((ready + 1))
+    [ $ready -eq $((WORKERS + 1)) ] && break
     sleep 0.5
 done
-[ "$ready" -eq "$WORKERS" ] || die "the workers did not register in Redis within 60 s"
+[ "$ready" -eq $((WORKERS + 1)) ] || die "the workers and the beat did not come up within 60 s"
 
 # ---- 6. two real tasks through Redis, as a Python service would send them
 run_task() {

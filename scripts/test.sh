@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-command -v swift >/dev/null || { echo "test.sh: error: no Swift toolchain on PATH (Swift 6.1 or later is needed)" >&2; exit 1; }
+command -v swift >/dev/null || { echo "test.sh: error: no Swift toolchain on PATH (Swift 6.2 or later is needed)" >&2; exit 1; }
 
 # Build-time C libraries (the services script installs the servers).
 scripts/apt-install.sh libhiredis-dev libpq-dev pkg-config

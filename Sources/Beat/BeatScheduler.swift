@@ -81,12 +81,13 @@ public final class BeatScheduler: Sendable {
         var nextFire: [Int64?] = Array(repeating: nil, count: entries.count)
         var lastError: String?
         log("beat: standby (token \(token.prefix(8))), trying the lock \(configuration.keys.lock) every \(configuration.lockInterval) s")
+        if connection != nil { log("beat: connected to Redis") }
 
         while !Task.isCancelled {
             do {
                 if connection == nil {
                     connection = try await RedisConnection.connect(redis)
-                    if lastError != nil { log("beat: reconnected to Redis") }
+                    log(lastError != nil ? "beat: reconnected to Redis" : "beat: connected to Redis")
                     lastError = nil
                 }
                 guard let redisConnection = connection else { continue }

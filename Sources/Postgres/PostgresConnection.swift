@@ -38,8 +38,12 @@ public actor PostgresConnection {
         executor = DedicatedThreadExecutor(name: "postgres-\(number)")
     }
 
-    deinit {
-        // `connectionHandle` is released with the actor's storage, which calls PQfinish.
+    // `isolated deinit` (SE-0371) runs on the connection's own thread, like every other libpq call: PQfinish
+    // (network I/O: it sends Terminate) never runs on the cooperative pool or on whichever thread dropped the
+    // last reference.
+    isolated deinit {
+        canceller.release()
+        connectionHandle = nil
         executor.shutdown()
     }
 
@@ -64,15 +68,16 @@ public actor PostgresConnection {
         }
         let keywordPointers = keywords.map { UnsafePointer<CChar>($0) } + [nil]
         let valuePointers = values.map { UnsafePointer<CChar>($0) } + [nil]
+        let started = ContinuousClock.now
         guard let connection = PQconnectdbParams(keywordPointers, valuePointers, 0) else {
             throw PostgresError(.connectionFailed, message: "libpq could not allocate a connection")
         }
         guard PQstatus(connection) == CONNECTION_OK else {
-            let message = Self.errorMessage(of: connection)
+            let error = Self.connectError(connection, elapsed: started.duration(to: .now), limit: configuration.connectTimeout)
             // "…the application should call PQfinish to free the memory used by the PGconn object…
             // even if the server connection attempt fails" (libpq, PQfinish).
             PQfinish(connection)
-            throw Self.connectError(message)
+            throw error
         }
         // The default notice processor prints every NOTICE/WARNING to stderr.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
@@ -91,19 +96,21 @@ public actor PostgresConnection {
         }
     }
 
-    private static func connectError(_ message: String) -> PostgresError {
-        let lowered = message.lowercased()
-        let code: PostgresError.Code
-        if lowered.contains("authentication failed") || lowered.contains("no password supplied")
-            || lowered.contains("pg_hba.conf") || lowered.contains("password authentication")
-        {
-            code = .authenticationFailed
-        } else if lowered.contains("timeout expired") {
-            code = .timeout
-        } else {
-            code = .connectionFailed
+    /// Classifies a failed connect by libpq's state, never by the text of the message (which a server with
+    /// another `lc_messages` translates): the server asked for a password that was not given
+    /// (`PQconnectionNeedsPassword`), or a password was sent and the session was still refused
+    /// (`PQconnectionUsedPassword`) — both permanent, retrying cannot help; the attempt used up the whole
+    /// connect timeout — `.timeout`; anything else (unreachable, starting up, too many clients) —
+    /// `.connectionFailed`, which is transient.
+    private static func connectError(_ connection: OpaquePointer, elapsed: Duration, limit: Duration) -> PostgresError {
+        let message = errorMessage(of: connection)
+        if PQconnectionNeedsPassword(connection) == 1 || PQconnectionUsedPassword(connection) == 1 {
+            return PostgresError(.authenticationFailed, message: message)
         }
-        return PostgresError(code, message: message)
+        if limit > .zero && elapsed >= limit {
+            return PostgresError(.timeout, message: message)
+        }
+        return PostgresError(.connectionFailed, message: message)
     }
 
     private static func errorMessage(of connection: OpaquePointer) -> String {

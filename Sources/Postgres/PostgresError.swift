@@ -21,7 +21,8 @@ public struct PostgresError: Error, CustomStringConvertible, CustomDebugStringCo
 
         /// Connecting failed (server unreachable, database missing, too many connections, …).
         public static let connectionFailed = Code(.connectionFailed)
-        /// Connecting failed because the server rejected the credentials.
+        /// Connecting failed because of the credentials: the server wanted a password that was not given, or
+        /// refused the session after one was sent. Permanent: retrying cannot help.
         public static let authenticationFailed = Code(.authenticationFailed)
         /// The connect timeout expired.
         public static let timeout = Code(.timeout)

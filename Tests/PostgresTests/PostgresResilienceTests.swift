@@ -60,6 +60,33 @@ struct PostgresResilienceTests {
         #expect(earlyError?.code == .cancelled)
     }
 
+    @Test("Task.cancel() returns at once while the server does not answer the cancel request", .timeLimit(.minutes(1)))
+    func cancelDoesNotWaitForAStalledServer() async throws {
+        let base = try PG.configuration()
+        let proxy = try StallingTCPProxy(targetPort: Int(base["port"] ?? "5432") ?? 5432)
+        defer { proxy.close() }
+        var configuration = base
+        configuration["host"] = "127.0.0.1"
+        configuration["hostaddr"] = nil
+        configuration["port"] = String(proxy.port)
+        let connection = try await PostgresConnection.connect(configuration)
+        let observer = try await PG.connect()
+        let pid = try await PG.backendPID(connection)
+        let sleeper = Task { try await connection.run("SELECT pg_sleep(30)") }
+        try await PG.waitUntilActive(pid: pid, observer: observer)
+        // From here the "server" accepts the cancel request's connection but never answers it: PQcancel
+        // blocks until it is resumed. Cancelling the task must not wait for that.
+        proxy.stall()
+        let start = ContinuousClock.now
+        sleeper.cancel()
+        let cancelReturned = start.elapsed
+        #expect(cancelReturned < .milliseconds(100), "Task.cancel() took \(cancelReturned)")
+        proxy.resume()
+        let error = await #expect(throws: PostgresError.self) { try await sleeper.value }
+        #expect(error?.code == .cancelled)
+        #expect(start.elapsed < .seconds(25), "the cancel, sent once the server answered, ended the statement")
+    }
+
     @Test("pg_terminate_backend: next call throws transient .connectionLost, then fails fast, no crash")
     func terminatedBackend() async throws {
         let connection = try await PG.connect()
@@ -113,6 +140,16 @@ struct PostgresResilienceTests {
         #expect(!text.contains("hunter2"))
         #expect(!text.contains("oauthq-test-password"))
         #expect(!(error?.description.contains("\n") ?? true))
+    }
+
+    @Test("no password for a password role: .authenticationFailed by libpq's state (PQconnectionNeedsPassword)")
+    func missingPassword() async throws {
+        var configuration = try PostgresConfiguration(url: PG.passwordURL)
+        configuration["password"] = nil
+        configuration["passfile"] = "/nonexistent/oauthq-test-pgpass"
+        let error = await #expect(throws: PostgresError.self) { try await PostgresConnection.connect(configuration) }
+        #expect(error?.code == .authenticationFailed)
+        #expect(error?.isTransient == false)
     }
 
     @Test("correct password (scram-sha-256) connects")
