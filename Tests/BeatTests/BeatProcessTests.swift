@@ -48,6 +48,18 @@ struct BeatProcessTests {
         return formatter.date(from: text)?.timeIntervalSince1970
     }
 
+    /// How many ticks a beat's log says it sent.
+    static func sends(in log: String) -> Int {
+        log.split(separator: "\n").count { $0.contains("beat: sent") }
+    }
+
+    /// Returns once the wall clock has reached unix second `second` (bounded by how far away it is).
+    static func waitForUnixSecond(_ second: Int64) async {
+        while Date().timeIntervalSince1970 < Double(second) {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     /// The seconds missing from `ticks` between `low` and `high` (inclusive).
     static func gaps(_ ticks: [Int64], _ low: Int64, _ high: Int64) -> [Int64] {
         let present = Set(ticks)
@@ -55,7 +67,7 @@ struct BeatProcessTests {
     }
 
     @Test(
-        "two beats for 30 s: exactly one message per tick; kill -9 of the leader: the standby sends within 10 s; restart: no repeat",
+        "two beats until ten ticks: exactly one message per tick; kill -9 of the leader: the standby sends within 10 s; restart: no repeat",
         .timeLimit(.minutes(3)))
     func twoBeatsFailoverRestart() async throws {
         let prefix = TestEnvironment.uniqueName("beatproc")
@@ -70,8 +82,11 @@ struct BeatProcessTests {
         let first = try BeatChildProcess(binary, arguments)
         let second = try BeatChildProcess(binary, arguments)
 
-        // Phase 1: both run for 30 s.
-        try await Task.sleep(for: .seconds(30))
+        // Phase 1: both run until ten ticks were sent (about ten seconds of contention for the lock).
+        let tenSent = await first.waitForLog(timeout: 60) { firstLog in
+            Self.sends(in: firstLog) + Self.sends(in: second.log) >= 10
+        }
+        #expect(tenSent, "ten ticks not sent within 60 s:\n\(first.log)\n---\n\(second.log)")
         let firstLeads = first.log.contains("beat: leader")
         let secondLeads = second.log.contains("beat: leader")
         #expect(firstLeads != secondLeads, "exactly one beat must have led:\n\(first.log)\n---\n\(second.log)")
@@ -89,7 +104,8 @@ struct BeatProcessTests {
             .compactMap { Self.logTime($0) }.first { $0 > killedAt }
         let takeoverSeconds = try #require(sentAt, "no timestamped send after the kill:\n\(standby.log)") - killedAt
         #expect(takeoverSeconds <= 10, "the standby sent \(takeoverSeconds) s after the leader died")
-        try await Task.sleep(for: .seconds(3))
+        let sentBeforeKill = Self.sends(in: standby.log)
+        #expect(await standby.waitForLog(timeout: 20) { Self.sends(in: $0) >= sentBeforeKill + 3 }, "\(standby.log)")
         standby.kill(SIGINT)
         #expect(await standby.waitForExit() == 0, "SIGINT must stop beat cleanly:\n\(standby.log)")
         #expect(standby.log.contains("beat: released the lock"))
@@ -97,10 +113,13 @@ struct BeatProcessTests {
         let stoppedAt = Int64(Date().timeIntervalSince1970)
         let beforeRestart = try await Self.ticks(in: queue, keys: keys, from: start - 2, to: stoppedAt + 2, redis: redis)
 
-        // Phase 3: restart after a pause: the missed tick once, then on; nothing sent twice.
-        try await Task.sleep(for: .seconds(2))
+        // Phase 3: restart once a tick was missed (the clock passed the next second after the stop): the
+        // missed tick once, then on; nothing sent twice.
+        await Self.waitForUnixSecond(stoppedAt + 2)
         let restarted = try BeatChildProcess(binary, arguments)
-        try await Task.sleep(for: .seconds(4))
+        #expect(
+            await restarted.waitForLog(timeout: 20) { $0.contains("sending it once now") && Self.sends(in: $0) >= 3 },
+            "\(restarted.log)")
         restarted.kill(SIGINT)
         #expect(await restarted.waitForExit() == 0)
         let end = Int64(Date().timeIntervalSince1970)

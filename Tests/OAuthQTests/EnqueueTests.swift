@@ -226,7 +226,14 @@ struct EnqueueTests {
         let waitedID = TestEnvironment.uniqueName("waited")
         async let waiting = oauthq(["result", waitedID, "--wait", "--timeout", "30", "--json"])
         let publisher = Task {
-            try await Task.sleep(for: .seconds(2))
+            // Publish once the waiting child has subscribed to the result's channel (PUBSUB NUMSUB), not
+            // after a guessed delay: a publish before the subscription would be lost.
+            let channel = CeleryResult.key(taskID: waitedID)
+            let deadline = ContinuousClock.now + .seconds(25)
+            while try await redis.command("PUBSUB", "NUMSUB", channel).array?.last?.int ?? 0 < 1 {
+                guard ContinuousClock.now < deadline else { throw CancellationError() }
+                try await Task.sleep(for: .milliseconds(20))
+            }
             let done = CeleryResult.success(taskID: waitedID, result: ["deleted": 3])
             _ = try await redis.command([Array("PUBLISH".utf8), Array(CeleryResult.key(taskID: waitedID).utf8), done.encoded()])
         }
