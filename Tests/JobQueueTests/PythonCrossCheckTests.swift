@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import JobQueue
@@ -10,15 +11,14 @@ import Testing
 /// Python is `<repo root>/.venv/bin/python` (from requirements-dev.txt), or `OAUTHQ_PYTHON` if set. Without it the
 /// test is skipped, except when `CI` is set: then it fails.
 @Suite struct PythonCrossCheckTests {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repositoryRoot = RepositoryPaths.root
 
     static let python: URL? = {
         let environment = ProcessInfo.processInfo.environment
         if let explicit = environment["OAUTHQ_PYTHON"], !explicit.isEmpty {
             return URL(fileURLWithPath: explicit)
         }
-        let venv = repositoryRoot.appendingPathComponent(".venv/bin/python")
+        let venv = RepositoryPaths.venvPython
         return FileManager.default.isExecutableFile(atPath: venv.path) ? venv : nil
     }()
 
@@ -28,9 +28,7 @@ import Testing
         "parent_id", "argsrepr", "kwargsrepr", "origin", "ignore_result", "replaced_task_nesting", "stamped_headers", "stamps",
     ]
 
-    static let inCI = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty } ?? false
-
-    @Test(.enabled(if: python != nil || inCI, "no .venv/bin/python (set OAUTHQ_PYTHON or create the venv)"))
+    @Test(.enabled(if: python != nil || TestEnvironment.isCI, "no .venv/bin/python (set OAUTHQ_PYTHON or create the venv)"))
     func kombuAndCeleryAcceptOurWire() throws {
         guard let python = Self.python else {
             Issue.record("CI is set but \(Self.repositoryRoot.path)/.venv/bin/python is missing")
