@@ -22,6 +22,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "docs", "benchmarks", "data")
@@ -142,6 +143,20 @@ def cleartokens_rounds(text):
     return rounds
 
 
+def short_caption(caption):
+    """'First run (deletes 1564180 rows; the remaining …)' -> 'First run (deletes 1,564,180 rows)'."""
+    head = caption.split(";")[0]
+    head = re.sub(r"\d{4,}", lambda match: f"{int(match.group(0)):,}", head)
+    return head + ")" if "(" in head and not head.endswith(")") else head
+
+
+def short_label(label):
+    """A cleartokens run's label without the words every row shares."""
+    for words in (" manage.py cleartokens", "hand-written batched ", " cleartokens"):
+        label = label.replace(words, "")
+    return label
+
+
 def kind(label):
     lower = label.lower()
     if "floor" in lower:
@@ -207,10 +222,10 @@ def chart_headline(plt, worker):
     fig, axes = plt.subplots(1, 3, figsize=(9.0, 1.55))
     drain, drain_text = ratio(figures, "drain")
     rss, rss_text = ratio(figures, "rss")
-    p50 = number(figures["p50"][1]) / number(figures["p50"][0])
+    p50 = number(figures["p50"][1]) / number(figures["p50"][0])  # how many times lower oauthq's latency is
     panels = [
         (axes[0], f"Drain rate, tasks/s ({drain_text}×)", "drain", lambda v: f"{v:,.0f}"),
-        (axes[1], f"Latency p50, ms (1/{p50:.1f})", "p50", lambda v: f"{v:.3f}"),
+        (axes[1], f"Latency p50, ms ({p50:.1f}× lower)", "p50", lambda v: f"{v:.3f}"),
         (axes[2], f"Idle memory, MiB ({rss_text}×)", "rss", lambda v: f"{v:.1f}"),
     ]
     for axis, title, key, fmt in panels:
@@ -244,14 +259,14 @@ def chart_cleartokens(plt, rounds):
         text = [f"{v:.2f} s" + (f"  ({v / floor:.2f}× the floor)" if floor else "") for v in values]
         colours = [{"oauthq": OAUTHQ, "floor": FLOOR, "other": OTHER}[kind(label)] for label in labels]
         bars(axis, labels, values, colours, text, lambda v: f"{v:.2f} s")
-        axis.set_title(title.split("(")[0].strip() + " — seconds, lower is better")
+        axis.set_title(short_caption(title) + " — seconds, lower is better")
     fig.subplots_adjust(hspace=0.55)
     return fig
 
 
 def chart_memory(plt, worker, rounds):
     _, figures = worker
-    fig, axes = plt.subplots(1, 2, figsize=(9.0, 1.8))
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 2.1))
     values = [number(figures["rss"][0]), number(figures["rss"][1])]
     bars(axes[0], ["oauthq worker -c 2", "Celery prefork -c 2"], values, [OAUTHQ, OTHER],
          [f"{v:.1f} MiB" for v in values], None)
@@ -260,11 +275,11 @@ def chart_memory(plt, worker, rounds):
     rss = table.column("rss")
     rows = [row for row in table.rows if rss is not None and number(row[rss]) is not None]
     values = [number(row[rss]) for row in rows]
-    bars(axes[1], [row[0].replace(" manage.py cleartokens", "").replace("hand-written batched ", "") for row in rows],
+    bars(axes[1], [short_label(row[0]) for row in rows],
          values, [{"oauthq": OAUTHQ, "floor": FLOOR, "other": OTHER}[kind(row[0])] for row in rows],
          [f"{v:.0f} MiB" for v in values], None)
     axes[1].set_title("cleartokens, peak RSS of the client (first run)")
-    fig.subplots_adjust(wspace=0.9)
+    fig.subplots_adjust(wspace=0.6)
     return fig
 
 
@@ -296,15 +311,18 @@ def block_headline(worker, date):
     _, figures = worker
     drain_ratio = ratio(figures, "drain")[1]
     rss_ratio = ratio(figures, "rss")[1]
-    return (
+    sentence = (
         f"In the latest run of `scripts/bench-worker.sh` ({date}, this project's shared 2-core machine), an "
         f"`oauthq worker -c 2` drained {figures['drain'][0]} `ping` tasks/s against {figures['drain'][1]} for Celery's "
         f"prefork worker `-c 2` ({drain_ratio}×), with a p50 latency of {figures['p50'][0]} ms (Celery "
         f"{figures['p50'][1]} ms; p99 {figures['p99'][0]} against {figures['p99'][1]} ms) and an idle RSS of "
         f"{figures['rss'][0]} MiB ({rss_ratio}× Celery's {figures['rss'][1]} MiB). "
-        f"[Benchmarks](docs/benchmarks.md) has the method and the cleartokens comparison with DOT.\n\n"
-        f"![oauthq against Celery: drain rate, p50 latency, idle memory](docs/benchmarks/headline.svg)\n"
+        f"[Benchmarks](docs/benchmarks.md) has the method and the cleartokens comparison with DOT."
     )
+    # Never break inside `code`: its spaces are held as U+0000 while wrapping.
+    held = re.sub(r"`[^`]*`", lambda match: match.group(0).replace(" ", "\0"), sentence)
+    wrapped = textwrap.fill(held, width=110, break_long_words=False, break_on_hyphens=False).replace("\0", " ")
+    return wrapped + "\n\n![oauthq against Celery: drain rate, p50 latency, idle memory](docs/benchmarks/headline.svg)\n"
 
 
 def replace_block(text, name, content, where):
