@@ -175,6 +175,7 @@ def pyplot():
     except ImportError:
         sys.exit("charts: matplotlib is missing: run scripts/python-env.sh, then .venv/bin/python scripts/charts.py")
     matplotlib.use("svg")
+    matplotlib.rcdefaults()  # ignore any matplotlibrc: the output must not depend on the machine
     matplotlib.rcParams.update({
         "svg.hashsalt": "oauthq-charts",  # fixed ids: the same input draws the same bytes
         "svg.fonttype": "none",  # text stays text (no glyph paths that depend on the installed fonts)

@@ -2,8 +2,9 @@ import Foundation
 import TestSupport
 import Testing
 
-/// docs/cli.md's "Flags of every command" is generated from `oauthq help` (scripts/config-reference.py) and must
-/// stay what the binary prints.
+/// Generated documentation stays what generates it: docs/cli.md's "Flags of every command" is what `oauthq help`
+/// prints (scripts/config-reference.py), and the benchmark charts and tables (docs/benchmarks.md, the README's
+/// headline) are what the recorded benchmark output gives (scripts/charts.py).
 @Suite struct ConfigurationReferenceTests {
     static let python = URL(fileURLWithPath: "/usr/bin/python3")
     static let script = RepositoryPaths.root.appendingPathComponent("scripts/config-reference.py").path
@@ -32,5 +33,14 @@ import Testing
         let output = try await Self.check(document: stale)
         #expect(output.status != 0)
         #expect(output.stderr.contains("stale"), "\(output.stderr)")
+    }
+
+    @Test(
+        "docs/benchmarks.md's charts and tables match docs/benchmarks/data (else: .venv/bin/python scripts/charts.py)",
+        .enabled(if: PythonReference.shouldRun, "no .venv/bin/python: run scripts/python-env.sh"))
+    func benchmarkChartsAreCurrent() async throws {
+        let charts = RepositoryPaths.root.appendingPathComponent("scripts/charts.py").path
+        let output = try await ProcessRunner.output(RepositoryPaths.venvPython, [charts, "--check"])
+        #expect(output.status == 0, "\(output.stderr)")
     }
 }
