@@ -2,7 +2,7 @@ import Foundation
 public import JobQueue
 public import Redis
 
-/// Reads and waits for a task's result on Celery's Redis result backend (celery-redis.md §3): `GET
+/// Reads and waits for a task's result on Celery's Redis result backend (docs/architecture.md#the-result-backend): `GET
 /// celery-task-meta-<id>`, and pub/sub on the channel of the same name, as `AsyncResult.get()` does.
 ///
 /// To miss nothing, subscribe **before** the task is sent (``subscribe()``), then ``wait(timeout:)``.

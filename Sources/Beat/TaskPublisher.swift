@@ -3,7 +3,7 @@ public import Redis
 
 /// Writes Celery messages to Redis as kombu's Redis transport does: `LPUSH` to the queue's priority list, and the
 /// queue's binding mirrored into `_kombu.binding.<queue>` so named-exchange paths (restores included) still find
-/// the queue (celery-redis.md §1.1, §8).
+/// the queue (docs/architecture.md#publishing-and-queue-bindings).
 public enum TaskPublisher {
     /// `_kombu.binding.<queue>`.
     public static func bindingKey(queue: String) -> String {

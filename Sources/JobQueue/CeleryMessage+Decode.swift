@@ -1,7 +1,7 @@
 import Foundation
 
 extension CeleryMessage {
-    /// Decodes a message as a Celery 5.7 worker would accept it (celery-redis.md §1.3, §1.5).
+    /// Decodes a message as a Celery 5.7 worker would accept it (docs/architecture.md#the-message-envelope).
     ///
     /// - Envelope: a JSON object with `body` (string), `content-type` `application/json`, `content-encoding` absent or
     ///   UTF-8, `headers` with string `task` and `id`. `properties` may be absent.

@@ -23,7 +23,7 @@ extension CeleryMessage {
     public static let emptyEmbed: JSONObject = ["callbacks": nil, "errbacks": nil, "chain": nil, "chord": nil]
 
     /// Builds a message exactly as Celery 5.7's `app.send_task` with kombu's Redis transport does
-    /// (celery-redis.md §1.3–1.4): same key order, same header set with the same `null`s, a base64 body, and
+    /// (docs/architecture.md#the-message-envelope): same key order, same header set with the same `null`s, a base64 body, and
     /// `properties.expiration` only when `expires` is set.
     ///
     /// Push ``raw`` with `LPUSH` to ``CeleryQueue/listKey(queue:priority:)`` for `queue` and `priority`.
@@ -106,7 +106,7 @@ extension CeleryMessage {
     /// The message Celery's `Task.retry` republishes: the same id, task, arguments, embed, queue, priority, time
     /// limits, root, group and `expires` (verbatim); `retries` as given; the new `eta`; `parent_id` set to this
     /// task's id; `ignore_result` written as a boolean; a new delivery tag; `expiration` recomputed from `now`.
-    /// Headers not listed in §1.3 (e.g. `celery_beat_task`) are not carried over, as in Celery.
+    /// Headers `as_task_v2` does not write (e.g. `celery_beat_task`) are not carried over, as in Celery.
     ///
     /// - Parameters:
     ///   - eta: When to run the retry.

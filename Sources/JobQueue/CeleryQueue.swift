@@ -1,4 +1,4 @@
-/// kombu's Redis list names for a queue and its priority steps (celery-redis.md §1.1–1.2).
+/// kombu's Redis list names for a queue and its priority steps (docs/architecture.md#queue-lists-and-priority-steps).
 public enum CeleryQueue {
     /// Celery's default queue, `celery`.
     public static let defaultQueue = "celery"

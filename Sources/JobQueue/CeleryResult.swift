@@ -1,7 +1,7 @@
 public import Foundation
 
 /// A task result as Celery's Redis result backend stores it at `celery-task-meta-<id>` and publishes it on the
-/// channel of the same name (celery-redis.md §3).
+/// channel of the same name (docs/architecture.md#the-result-backend).
 ///
 /// ``encoded()`` writes Celery's exact field order:
 /// `{"status", "result", "traceback", "children", "date_done"[, "group_id"][, "parent_id"], "task_id"}`.

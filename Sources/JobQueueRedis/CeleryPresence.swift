@@ -7,8 +7,8 @@ import Redis
 import Glibc
 #endif
 
-/// Makes a worker visible to Celery's own tools over the broker, as a Celery 5.7 worker does (celery-redis.md
-/// §4.3): `worker-online` at start, `worker-heartbeat` every ``frequency``, `worker-offline` when it stops
+/// Makes a worker visible to Celery's own tools over the broker, as a Celery 5.7 worker does
+/// (docs/architecture.md#events-and-remote-control-pidbox): `worker-online` at start, `worker-heartbeat` every ``frequency``, `worker-offline` when it stops
 /// (`PUBLISH /<db>.celeryev/worker.<kind>`), and answers remote-control `ping` (`celery inspect ping`,
 /// `celery status`) and `heartbeat` (`celery events`' wake-up) on `/<db>.celery.pidbox`, with its node's
 /// binding in `_kombu.binding.celery.pidbox` registered at start and removed at the end.

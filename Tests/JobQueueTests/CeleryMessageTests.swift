@@ -4,7 +4,7 @@ import Testing
 @testable import JobQueue
 
 @Suite struct CeleryMessageTests {
-    // MARK: Captured messages (celery-redis.md §1.4)
+    // MARK: Captured messages (docs/architecture.md#the-message-envelope)
 
     @Test func decodesMessageA() throws {
         let m = try CeleryMessage.decode(Fixtures.bytes(Fixtures.messageA)).get()
@@ -142,7 +142,7 @@ import Testing
         #expect(CeleryMessage.make(taskName: "t", priority: -3).priority == 0)
     }
 
-    // MARK: Accepted variants (§1.5)
+    // MARK: Accepted variants (what a Celery 5.7 worker accepts: docs/architecture.md#the-message-envelope)
 
     @Test func acceptsPlainJSONBody() throws {
         let raw = Fixtures.envelope(

@@ -1,8 +1,9 @@
 import Foundation
 import JobQueue
 
-/// The captured messages of celery-redis.md §1.4, as the single-line JSON stored in Redis (the doc wraps them after
-/// `", "`; joining the lines with one space gives the exact bytes, and `json.dumps(json.loads(x)) == x` holds).
+/// Messages captured from Celery 5.7's `send_task` (read with `LRANGE` before any worker ran;
+/// docs/architecture.md#the-message-envelope), as the single-line JSON stored in Redis
+/// (`json.dumps(json.loads(x)) == x` holds).
 enum Fixtures {
     static let messageA = #"{"body": "W1sxLCAidHdvIl0sIHsiZHJ5X3J1biI6IHRydWV9LCB7ImNhbGxiYWNrcyI6IG51bGwsICJlcnJiYWNrcyI6IG51bGwsICJjaGFpbiI6IG51bGwsICJjaG9yZCI6IG51bGx9XQ==", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"lang": "py", "task": "oauth2_provider.cleartokens", "id": "2568e1ea-b12c-4804-a1de-ddfcbbed4f40", "shadow": null, "eta": null, "expires": null, "group": null, "group_index": null, "retries": 0, "timelimit": [null, null], "root_id": "2568e1ea-b12c-4804-a1de-ddfcbbed4f40", "parent_id": null, "argsrepr": "[1, 'two']", "kwargsrepr": "{'dry_run': True}", "origin": "gen6811@vm", "ignore_result": null, "replaced_task_nesting": 0, "stamped_headers": null, "stamps": {}}, "properties": {"correlation_id": "2568e1ea-b12c-4804-a1de-ddfcbbed4f40", "reply_to": "827bca87-3058-3e4a-a00d-27ab54e7f022", "delivery_mode": 2, "delivery_info": {"exchange": "", "routing_key": "celery"}, "priority": 0, "body_encoding": "base64", "delivery_tag": "9e8c6cb2-f26e-488d-854d-5ae87b590eea"}}"#
 
@@ -24,7 +25,8 @@ enum Fixtures {
         return d
     }
 
-    /// A minimal envelope (§1.5 "headers {lang, task, id} only") with the given pieces replaced.
+    /// A minimal envelope (headers `{lang, task, id}` only, which a Celery 5.7 worker accepts:
+    /// docs/architecture.md#the-message-envelope) with the given pieces replaced.
     static func envelope(
         body: JSONValue = .string("W1tdLCB7fSwgbnVsbF0="),  // base64 of [[], {}, null]
         contentType: JSONValue? = "application/json",

@@ -22,7 +22,7 @@ import Testing
         return FileManager.default.isExecutableFile(atPath: venv.path) ? venv : nil
     }()
 
-    /// The headers Celery's `as_task_v2` writes (celery-redis.md §1.3).
+    /// The headers Celery's `as_task_v2` writes (docs/architecture.md#the-message-envelope).
     static let standardHeaders: Set<String> = [
         "lang", "task", "id", "shadow", "eta", "expires", "group", "group_index", "retries", "timelimit", "root_id",
         "parent_id", "argsrepr", "kwargsrepr", "origin", "ignore_result", "replaced_task_nesting", "stamped_headers", "stamps",

@@ -6,7 +6,7 @@ import TestSupport
 
 /// The remaining rows after `oauthq cleartokens` must be exactly those after DOT 3.4.1's own
 /// `manage.py cleartokens`, for every setting combination: one seeded database (Django's own
-/// migrations; the §2.7 scenarios, rows exactly at each cutoff, a randomised mix) is cloned twice per
+/// migrations; the reference scenario of docs/dot-compatibility.md, rows exactly at each cutoff, a randomised mix) is cloned twice per
 /// combination, DOT runs on one copy and oauthq on the other with the same frozen `now`, and every
 /// table is compared by id and by its token foreign keys.
 @Suite(

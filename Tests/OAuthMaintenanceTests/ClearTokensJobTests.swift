@@ -12,7 +12,8 @@ struct ClearTokensJobTests {
     static let now = "2026-11-30T01:56:34.908906+00:00"
     static let settings = ClearTokensSettings(refreshTokenExpireSeconds: 86400, batchSize: 500)
 
-    /// A migrated database seeded with the §2.7 scenarios, boundary rows and `count` random units.
+    /// A migrated database seeded with the reference scenario (docs/dot-compatibility.md), boundary rows and
+    /// `count` random units.
     static func seeded(_ database: TemporaryDatabase, count: Int) async throws -> PostgresConnection {
         let connection = try await database.connect()
         try await DOTSchema.migrate(on: connection)

@@ -41,7 +41,7 @@ struct CreateApplicationValidatorTests {
 
     static let header = "Please correct the following errors:"
 
-    // MARK: - Spec §3.5, expected strings copied from the spec
+    // MARK: - DOT 3.4.1's observed output (expected strings copied from real `manage.py createapplication` runs)
 
     @Test("§3.5 duplicate client id")
     func duplicateClientID() async throws {

@@ -11,7 +11,7 @@ struct DjangoPasswordHasherTests {
         var testDescription: String { "\(iterations) iterations, salt \(salt)" }
     }
 
-    /// Spec §4.4, produced with Django's own make_password.
+    /// Produced with Django 5.2's own make_password (docs/dot-compatibility.md#createapplication).
     static let vectors = [
         Vector(
             secret: "s3cr3t", salt: "abcdefghijklmnopqrstuv", iterations: 1_000_000,

@@ -207,7 +207,7 @@ struct DifferentialCase: Sendable, CustomTestStringConvertible {
                 "--client-secret", "'; TRUNCATE oauth2_provider_application; --", "--no-hash-client-secret",
             ],
             valid: true),
-        // refused (§3.5 and more)
+        // refused (every validation failure of docs/dot-compatibility.md#createapplication, and more)
         DifferentialCase(
             label: "duplicate client id", arguments: ["confidential", "password", "--client-id", "oauthq-seed-app"], valid: false),
         DifferentialCase(label: "invalid choices", arguments: ["foo", "bar"], valid: false),

@@ -4,7 +4,7 @@ import Postgres
 import TestSupport
 import Testing
 
-/// The role of examples/least-privilege.sql (README: "PostgreSQL: a least-privilege role") is enough for
+/// The role of examples/least-privilege.sql (docs/operations.md: "PostgreSQL: a least-privilege role") is enough for
 /// `createapplication` and `cleartokens`, and no more.
 @Suite(.enabled(if: TestEnvironment.shouldRunPostgres))
 struct LeastPrivilegeRoleTests {

@@ -4,8 +4,9 @@
     DATABASE_URL=postgres://... .venv/bin/python tests/reference/seed.py [--scenarios] [--count N]
         [--seed S] [--now 2026-11-30T01:56:34+00:00] [--batch-label NAME]
 
---scenarios  inserts the spec's section 2.7 rows. Each is labelled "scenario:<NAME>" (NAME = AT1, RT5,
-             IDT2, G1, ...) in accesstoken.token / refreshtoken.token / idtoken.scope / grant.code.
+--scenarios  inserts the reference scenario (docs/dot-compatibility.md#the-reference-scenario). Each row is
+             labelled "scenario:<NAME>" (NAME = AT1, RT5, IDT2, G1, ...) in accesstoken.token /
+             refreshtoken.token / idtoken.scope / grant.code.
 --count N    inserts N random token "units" (seeded RNG): each an access token with, in realistic
              proportions, a paired live refresh token, a revoked refresh token it was minted from
              (source_refresh_token_id), an orphaned refresh token, an ID token, a grant; expiry and
@@ -120,7 +121,7 @@ def owners(cur, now):
 
 
 def scenarios(rows):
-    """Section 2.7: returns label -> id."""
+    """The reference scenario (docs/dot-compatibility.md#the-reference-scenario): returns label -> id."""
     now, day, hour = rows.now, dt.timedelta(days=1), dt.timedelta(hours=1)
     ids = {}
     ids["AT1"] = rows.access_token("scenario:AT1", now - 10 * day)

@@ -86,7 +86,7 @@ def main(directory):
             check(message.properties.get('expiration') == expect['expiration'], f'message {i}: expiration')
         else:
             check('expiration' not in message.properties, f'message {i}: unexpected expiration')
-        # A Python worker needs these to not lose the message (celery-redis.md §1.5).
+        # A Python worker needs these to not lose the message (docs/architecture.md#the-message-envelope).
         check('delivery_tag' in payload['properties'], f'message {i}: no delivery_tag')
         check({'exchange', 'routing_key'} <= set(payload['properties']['delivery_info']), f'message {i}: delivery_info')
 
