@@ -31,6 +31,8 @@ let package = Package(
 
         .target(name: "ThreadConfinement", swiftSettings: strict),
         .target(name: "CivilCalendar", swiftSettings: strict),
+        // Python's str/int/float/urlsplit/ipaddress behaviours that Celery's and DOT's wire formats depend on.
+        .target(name: "PythonCompat", swiftSettings: strict),
         .target(
             name: "Redis",
             dependencies: ["CHiredis", "ThreadConfinement"],
@@ -44,14 +46,14 @@ let package = Package(
         .target(
             name: "OAuthMaintenance",
             dependencies: [
-                "Postgres", "CivilCalendar",
+                "Postgres", "CivilCalendar", "PythonCompat",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
-        .target(name: "JobQueue", dependencies: ["CivilCalendar"], swiftSettings: strict),
+        .target(name: "JobQueue", dependencies: ["CivilCalendar", "PythonCompat"], swiftSettings: strict),
         .target(
             name: "Beat",
             dependencies: [
@@ -95,10 +97,10 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "OAuthMaintenanceTests",
-            dependencies: ["OAuthMaintenance", "Postgres", "TestSupport"],
+            dependencies: ["OAuthMaintenance", "Postgres", "PythonCompat", "TestSupport"],
             swiftSettings: strict
         ),
-        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "TestSupport"], exclude: ["python"], swiftSettings: strict),
+        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "PythonCompat", "TestSupport"], exclude: ["python"], swiftSettings: strict),
         .testTarget(
             name: "JobQueueRedisTests",
             dependencies: ["JobQueueRedis", "JobQueue", "Redis", "Postgres", "OAuthMaintenance", "TestSupport"],

@@ -1,3 +1,5 @@
+import PythonCompat
+
 extension JSONValue {
     /// Python's `repr()` of the value `json.loads` would produce: `None`, `True`/`False`, ints, floats as
     /// `float.__repr__` (`1.0`, `1e+100`), strings quoted and escaped as `str.__repr__` does (single quotes unless the
@@ -40,61 +42,8 @@ extension JSONValue {
         }
     }
 
-    private static let hex: [Character] = Array("0123456789abcdef")
-
+    /// `str.__repr__`, from the one Python-compatibility module.
     static func writeStringRepr(_ s: String, to out: inout String) {
-        var hasSingle = false
-        var hasDouble = false
-        for u in s.utf8 {
-            if u == UInt8(ascii: "'") { hasSingle = true } else if u == UInt8(ascii: "\"") { hasDouble = true }
-        }
-        let quote: Unicode.Scalar = hasSingle && !hasDouble ? "\"" : "'"
-        var scalars = String.UnicodeScalarView()
-        scalars.append(quote)
-        func hexEscape(_ prefix: Unicode.Scalar, _ value: UInt32, digits: Int) {
-            scalars.append("\\")
-            scalars.append(prefix)
-            for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
-                scalars.append(hex[Int((value >> UInt32(shift)) & 0xF)].unicodeScalars.first!)
-            }
-        }
-        for scalar in s.unicodeScalars {
-            let v = scalar.value
-            if scalar == quote || scalar == "\\" {
-                scalars.append("\\")
-                scalars.append(scalar)
-            } else if scalar == "\t" {
-                scalars.append("\\"); scalars.append("t")
-            } else if scalar == "\n" {
-                scalars.append("\\"); scalars.append("n")
-            } else if scalar == "\r" {
-                scalars.append("\\"); scalars.append("r")
-            } else if v < 0x20 || v == 0x7F {
-                hexEscape("x", v, digits: 2)
-            } else if v < 0x7F {
-                scalars.append(scalar)
-            } else if isPrintable(scalar) {
-                scalars.append(scalar)
-            } else if v <= 0xFF {
-                hexEscape("x", v, digits: 2)
-            } else if v <= 0xFFFF {
-                hexEscape("u", v, digits: 4)
-            } else {
-                hexEscape("U", v, digits: 8)
-            }
-        }
-        scalars.append(quote)
-        out += String(scalars)
-    }
-
-    /// `str.isprintable()` for one non-ASCII character: false for categories Cc, Cf, Cs, Co, Cn, Zl, Zp and Zs.
-    private static func isPrintable(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.properties.generalCategory {
-        case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator,
-            .spaceSeparator:
-            return false
-        default:
-            return true
-        }
+        out += PythonString.repr(s)
     }
 }

@@ -1,3 +1,5 @@
+import PythonCompat
+
 extension JSONValue {
     /// Celery's `saferepr(value, maxlen, maxlevels)` (`celery/utils/saferepr.py`), which fills the `argsrepr` and
     /// `kwargsrepr` headers (`saferepr(args, 1024, maxlevels=3)` in `celery/app/amqp.py`).

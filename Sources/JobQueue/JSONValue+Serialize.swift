@@ -1,3 +1,5 @@
+import PythonCompat
+
 extension JSONValue {
     /// The value as Python's `json.dumps(value)` writes it: separators `", "` and `": "`, `ensure_ascii=True`
     /// (every character outside printable ASCII escaped as lowercase `\uXXXX`, astral characters as surrogate pairs),

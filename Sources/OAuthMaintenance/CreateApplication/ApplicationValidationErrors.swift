@@ -1,3 +1,5 @@
+import PythonCompat
+
 /// DOT's `ValidationError.message_dict` for a new application: messages per field, fields in the order
 /// Django inserted them (field checks in model field order, then `clean()`, then the uniqueness check).
 public struct ApplicationValidationErrors: Sendable, Hashable {

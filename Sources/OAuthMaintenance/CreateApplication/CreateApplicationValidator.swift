@@ -1,3 +1,5 @@
+import PythonCompat
+
 /// DOT 3.4.1's `Application.full_clean()` as `createapplication` runs it, with the two database checks
 /// delegated to an ``ApplicationLookup``.
 ///

@@ -1,4 +1,5 @@
 internal import Foundation
+import PythonCompat
 
 /// DOT 3.4.1's `AllowedURIValidator(schemes, name="redirect uri", allow_path=True, allow_query=True,
 /// allow_hostname_wildcard=ALLOW_URI_WILDCARDS)`, which `Application.clean()` runs on every

@@ -1,6 +1,7 @@
 internal import Crypto
 internal import CryptoExtras
 internal import Foundation
+import PythonCompat
 
 /// Django's default password hasher, `PBKDF2PasswordHasher` (`pbkdf2_sha256$<iterations>$<salt>$<base64>`),
 /// which DOT uses for `Application.client_secret` (`CLIENT_SECRET_HASHER = "default"`).

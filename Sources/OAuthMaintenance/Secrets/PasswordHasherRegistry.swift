@@ -1,3 +1,5 @@
+import PythonCompat
+
 /// The algorithm names of Django's `PASSWORD_HASHERS`, and the two secret rules DOT builds on them:
 /// "does this value already look hashed" (`identify_hasher`) and the client-secret check (`_check_secret`).
 public struct PasswordHasherRegistry: Sendable, Hashable {

@@ -1,13 +1,13 @@
 /// The few Python `str` behaviours DOT's messages and parsing depend on, on Unicode scalars (code points),
 /// as Python's `str` is.
-enum PythonString {
+package enum PythonString {
     /// `len(s)`: the number of code points (not grapheme clusters).
-    static func length(_ string: String) -> Int {
+    package static func length(_ string: String) -> Int {
         string.unicodeScalars.count
     }
 
     /// `str.isspace()` for one code point (CPython `_PyUnicode_IsWhitespace`).
-    static func isSpace(_ scalar: Unicode.Scalar) -> Bool {
+    package static func isSpace(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x09...0x0D, 0x1C...0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000:
             true
@@ -17,7 +17,7 @@ enum PythonString {
     }
 
     /// `s.split()`: runs of whitespace separate fields; leading and trailing whitespace yield nothing.
-    static func splitOnWhitespace(_ string: String) -> [String] {
+    package static func splitOnWhitespace(_ string: String) -> [String] {
         var fields: [String] = []
         var current = String.UnicodeScalarView()
         for scalar in string.unicodeScalars {
@@ -35,7 +35,7 @@ enum PythonString {
     }
 
     /// `s.split(separator, maxSplits)`.
-    static func split(_ string: String, separator: Unicode.Scalar, maxSplits: Int) -> [String] {
+    package static func split(_ string: String, separator: Unicode.Scalar, maxSplits: Int) -> [String] {
         var fields: [String] = []
         var current = String.UnicodeScalarView()
         for scalar in string.unicodeScalars {
@@ -52,7 +52,7 @@ enum PythonString {
 
     /// `str.isprintable()` for one code point: false for categories Cc, Cf, Cs, Co, Cn, Zl, Zp and Zs
     /// other than the ASCII space.
-    static func isPrintable(_ scalar: Unicode.Scalar) -> Bool {
+    package static func isPrintable(_ scalar: Unicode.Scalar) -> Bool {
         if scalar == " " { return true }
         switch scalar.properties.generalCategory {
         case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator, .spaceSeparator:
@@ -64,7 +64,7 @@ enum PythonString {
 
     /// `repr(s)`: single quotes unless `s` contains `'` and no `"`; backslash escapes for `\\`, the quote,
     /// `\t`, `\n`, `\r` and non-printable code points (`\xhh`, `\uhhhh`, `\Uhhhhhhhh`); all else as is.
-    static func repr(_ string: String) -> String {
+    package static func repr(_ string: String) -> String {
         let scalars = string.unicodeScalars
         let quote: Unicode.Scalar = scalars.contains("'") && !scalars.contains("\"") ? "\"" : "'"
         var out = String.UnicodeScalarView()
@@ -96,7 +96,7 @@ enum PythonString {
     }
 
     /// `str(list_of_str)`: `[` + `", ".join(repr(m))` + `]`.
-    static func listRepr(_ strings: [String]) -> String {
+    package static func listRepr(_ strings: [String]) -> String {
         "[" + strings.map(repr).joined(separator: ", ") + "]"
     }
 

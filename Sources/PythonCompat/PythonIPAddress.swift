@@ -1,16 +1,16 @@
 /// Python 3.11's `ipaddress.ip_address` acceptance rules (strings only).
-enum PythonIPAddress {
-    enum Version { case v4, v6 }
+package enum PythonIPAddress {
+    package enum Version { case v4, v6 }
 
     /// `.v4`/`.v6` when `IPv4Address(text)`/`IPv6Address(text)` accepts `text`, else nil.
-    static func parse(_ text: String) -> Version? {
+    package static func parse(_ text: String) -> Version? {
         if isIPv4(text) { return .v4 }
         if isIPv6(text) { return .v6 }
         return nil
     }
 
     /// `IPv4Address(text)`: four dotted decimal octets, ASCII digits, at most 3 digits, no leading zero, ≤ 255.
-    static func isIPv4(_ text: String) -> Bool {
+    package static func isIPv4(_ text: String) -> Bool {
         guard !text.isEmpty, !text.contains("/") else { return false }
         let octets = PythonString.split(text, separator: ".", maxSplits: Int.max)
         guard octets.count == 4 else { return false }
@@ -25,7 +25,7 @@ enum PythonIPAddress {
     }
 
     /// `IPv6Address(text)`, including an optional `%scope` and a trailing dotted IPv4 part.
-    static func isIPv6(_ text: String) -> Bool {
+    package static func isIPv6(_ text: String) -> Bool {
         guard !text.contains("/") else { return false }
         var address = text
         if let percent = text.unicodeScalars.firstIndex(of: "%") {

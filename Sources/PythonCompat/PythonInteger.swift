@@ -4,18 +4,18 @@
 /// script (Unicode category Nd), single underscores between digits, at most 4,300 digits
 /// (`sys.int_info.default_max_str_digits`). The value is kept as a canonical decimal string, since it may
 /// exceed every fixed-width integer and Django's messages print it in full.
-struct PythonInteger: Sendable, Hashable {
+package struct PythonInteger: Sendable, Hashable {
     /// The value as Python prints it: no leading zeros, `-` for negatives, `0` for zero.
-    let canonicalDecimal: String
+    package let canonicalDecimal: String
 
-    var isNegative: Bool { canonicalDecimal.hasPrefix("-") }
-    var isZero: Bool { canonicalDecimal == "0" }
+    package var isNegative: Bool { canonicalDecimal.hasPrefix("-") }
+    package var isZero: Bool { canonicalDecimal == "0" }
 
     /// The value when it fits PostgreSQL `integer`.
-    var int32Value: Int32? { Int32(canonicalDecimal) }
+    package var int32Value: Int32? { Int32(canonicalDecimal) }
 
     /// nil where Python's `int(text)` raises `ValueError`.
-    init?(parsing text: String) {
+    package init?(parsing text: String) {
         var scalars = Array(text.unicodeScalars)
         while let first = scalars.first, PythonString.isSpace(first) { scalars.removeFirst() }
         while let last = scalars.last, PythonString.isSpace(last) { scalars.removeLast() }

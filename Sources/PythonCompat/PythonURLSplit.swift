@@ -2,23 +2,23 @@ internal import Foundation
 
 /// Python 3.11.7's `urllib.parse.urlsplit` (the version the reference venv runs; 3.11.4 added the
 /// bracketed-host check), plus the `hostname` property. Errors are the `ValueError` texts.
-struct PythonURLSplit: Sendable, Hashable {
-    var scheme: String
-    var netloc: String
-    var path: String
-    var query: String
-    var fragment: String
+package struct PythonURLSplit: Sendable, Hashable {
+    package var scheme: String
+    package var netloc: String
+    package var path: String
+    package var query: String
+    package var fragment: String
 
     /// The `ValueError` message `urlsplit` raised.
-    struct ParseError: Error, Hashable {
-        let message: String
+    package struct ParseError: Error, Hashable {
+        package let message: String
     }
 
     private static let schemeCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.".unicodeScalars)
 
     /// `urlsplit(url)`.
     /// - Throws: ``ParseError`` with Python's `ValueError` text.
-    init(_ url: String) throws(ParseError) {
+    package init(_ url: String) throws(ParseError) {
         var rest = Array(url.unicodeScalars)
         // url.lstrip(_WHATWG_C0_CONTROL_OR_SPACE), then remove every \t \r \n.
         while let first = rest.first, first.value <= 0x20 { rest.removeFirst() }
@@ -64,7 +64,7 @@ struct PythonURLSplit: Sendable, Hashable {
     }
 
     /// The `hostname` property: the host part of `netloc` lower-cased (except an IPv6 zone), nil when empty.
-    var hostname: String? {
+    package var hostname: String? {
         var hostinfo = Array(netloc.unicodeScalars)
         if let at = hostinfo.lastIndex(of: "@") { hostinfo = Array(hostinfo[(at + 1)...]) }
         var host: [Unicode.Scalar]

@@ -4,16 +4,16 @@
 /// round-trips, choosing the closest one on ties, so the digits are taken from Swift and only the layout is redone
 /// with Python's rule: positional notation when the decimal exponent is in `-4 < decpt <= 16`, otherwise
 /// `d.ddde±XX` with at least two exponent digits; a positional integer value gets `.0`.
-enum PythonFloat {
+package enum PythonFloat {
     /// `repr(x)` for a finite or non-finite double. Non-finite values print as Python's `repr` does (`nan`, `inf`).
-    static func repr(_ x: Double) -> String {
+    package static func repr(_ x: Double) -> String {
         if x.isNaN { return "nan" }
         if x.isInfinite { return x < 0 ? "-inf" : "inf" }
         return format(x)
     }
 
     /// `json.dumps(x)` for a double (`NaN`, `Infinity`, `-Infinity` for non-finite values, as Python writes them).
-    static func json(_ x: Double) -> String {
+    package static func json(_ x: Double) -> String {
         if x.isNaN { return "NaN" }
         if x.isInfinite { return x < 0 ? "-Infinity" : "Infinity" }
         return format(x)
@@ -47,7 +47,7 @@ enum PythonFloat {
 
     /// The shortest round-trip digits of a positive finite double (no leading or trailing zeros) and the position of
     /// the decimal point: `x = 0.DIGITS × 10^decpt`.
-    static func shortestDigits(_ x: Double) -> (digits: String, decpt: Int) {
+    package static func shortestDigits(_ x: Double) -> (digits: String, decpt: Int) {
         let text = x.description  // e.g. "123.45", "1e-05", "1.2345e+20", "5e-324"
         var mantissa = Substring(text)
         var exponent = 0
