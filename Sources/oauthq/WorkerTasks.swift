@@ -4,7 +4,7 @@ import JobQueueRedis
 import OAuthMaintenance
 import Postgres
 
-/// The worker's tasks — `ping`, `cleartokens`, `createapplication` — as ``JobHandler``s, with one lazily
+/// The worker's tasks — `ping`, `cleartokens`, `createapplication`, `clearcimdapplications` — as ``JobHandler``s, with one lazily
 /// opened PostgreSQL connection per slot.
 struct WorkerTasks: Sendable {
     /// Environment values for `cleartokens` (DOT's names); task kwargs override them.
@@ -13,6 +13,8 @@ struct WorkerTasks: Sendable {
     let createApplicationSettings: CreateApplicationSettings
     /// One database per slot.
     let databases: [WorkerDatabase]
+    /// Where DOT's models live (swapped-model settings from the environment).
+    let tables: DOTTables
 
     init(concurrency: Int, databaseURL: String?, environment: [String: String], metrics: WorkerMetrics? = nil) throws {
         var defaults: [String: String] = [:]
@@ -31,18 +33,20 @@ struct WorkerTasks: Sendable {
         } catch {
             throw CommandFailure(exitCode: 1, error.description)
         }
+        tables = try TableOptions.tables(environment: environment)
         databases = (0..<max(1, concurrency)).map { _ in WorkerDatabase(url: databaseURL, metrics: metrics) }
     }
 
     /// The handlers by task name.
     /// The names of the tasks in ``handlers``.
-    static let taskNames = ["ping", ClearTokensJob.jobName, CreateApplicationJob.jobName]
+    static let taskNames = ["ping", ClearTokensJob.jobName, CreateApplicationJob.jobName, ClearCIMDApplicationsJob.jobName]
 
     var handlers: [String: JobHandler] {
         [
             "ping": { invocation in try Self.ping(invocation) },
             ClearTokensJob.jobName: { invocation in try await self.clearTokens(invocation) },
             CreateApplicationJob.jobName: { invocation in try await self.createApplication(invocation) },
+            ClearCIMDApplicationsJob.jobName: { invocation in try await self.clearCIMDApplications(invocation) },
         ]
     }
 
