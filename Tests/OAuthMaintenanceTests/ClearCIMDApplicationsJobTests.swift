@@ -196,11 +196,13 @@ struct ClearCIMDApplicationsJobTests {
             let remaining = Set(
                 try await connection.query("SELECT id FROM oauth2_provider_accesstoken").rows.map { try $0.decode(Int64.self, column: 0) }
             )
-            #expect(Set(committed.keys).isSubset(of: remaining), "a committed token was deleted")
+            let lost = Set(committed.keys).subtracting(remaining)
+            #expect(lost.isEmpty, "\(lost.count) of \(committed.count) committed tokens were deleted")
             let kept = Set(
                 try await connection.query("SELECT id FROM oauth2_provider_application").rows.map { try $0.decode(Int64.self, column: 0) }
             )
-            #expect(Set(committed.values).isSubset(of: kept))
+            let gone = Set(committed.values).subtracting(kept)
+            #expect(gone.isEmpty, "\(gone.count) applications holding a committed live token were deleted")
             #expect(summary.deleted + kept.count == 3000)
             #expect(summary.keptLive > 0, "the writer never raced the run: \(committed.count) tokens, \(refused) refused")
             #expect(summary.deleted > 0)
