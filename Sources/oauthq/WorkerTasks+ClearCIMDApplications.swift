@@ -37,6 +37,7 @@ extension WorkerTasks {
         let database = databases[invocation.slot]
         do {
             let connection = try await database.connection()
+            try await schema.admit(name)
             return try Self.json(try await job.run(on: connection))
         } catch let error as ClearCIMDApplicationsError where error.code == .alreadyRunning {
             return ["skipped": "already running"]

@@ -1,5 +1,6 @@
 import Foundation
 import JobQueue
+import Logging
 import JobQueueRedis
 import OAuthMaintenance
 import Postgres
@@ -15,8 +16,13 @@ struct WorkerTasks: Sendable {
     let databases: [WorkerDatabase]
     /// Where DOT's models live (swapped-model settings from the environment).
     let tables: DOTTables
+    /// Schema drift found at start and on reconnect: which tasks are refused.
+    let schema: SchemaGate
 
-    init(concurrency: Int, databaseURL: String?, environment: [String: String], metrics: WorkerMetrics? = nil) throws {
+    init(
+        concurrency: Int, databaseURL: String?, environment: [String: String], metrics: WorkerMetrics? = nil,
+        logger: Logger? = nil
+    ) throws {
         var defaults: [String: String] = [:]
         for key in ClearTokensSettings.Key.allCases {
             if let value = environment[key.rawValue], !value.isEmpty { defaults[key.rawValue] = value }
@@ -34,7 +40,9 @@ struct WorkerTasks: Sendable {
             throw CommandFailure(exitCode: 1, error.description)
         }
         tables = try TableOptions.tables(environment: environment)
-        databases = (0..<max(1, concurrency)).map { _ in WorkerDatabase(url: databaseURL, metrics: metrics) }
+        let schema = SchemaGate(tables: tables, logger: logger)
+        self.schema = schema
+        databases = (0..<max(1, concurrency)).map { _ in WorkerDatabase(url: databaseURL, metrics: metrics, schema: schema) }
     }
 
     /// The handlers by task name.
@@ -48,6 +56,17 @@ struct WorkerTasks: Sendable {
             CreateApplicationJob.jobName: { invocation in try await self.createApplication(invocation) },
             ClearCIMDApplicationsJob.jobName: { invocation in try await self.clearCIMDApplications(invocation) },
         ]
+    }
+
+    /// Opens the first slot's connection, which checks the schema (and logs any drift) before the
+    /// first task. An unreachable database is only a warning here: tasks retry it.
+    func checkSchemaAtStart(logger: Logger) async {
+        guard let database = databases.first else { return }
+        do {
+            _ = try await database.connection()
+        } catch {
+            logger.warning("schema check at start skipped: \(error)")
+        }
     }
 
     // MARK: - ping
@@ -93,6 +112,7 @@ struct WorkerTasks: Sendable {
         let database = databases[invocation.slot]
         do {
             let connection = try await database.connection()
+            try await schema.admit(ClearTokensJob.jobName)
             let summary = try await ClearTokensJob(settings: settings).run(on: connection, dryRun: dryRun)
             return try Self.json(summary)
         } catch let error as ClearTokensError where error.code == .alreadyRunning {
@@ -136,6 +156,7 @@ struct WorkerTasks: Sendable {
         let result: CreateApplicationResult
         do {
             let connection = try await database.connection()
+            try await schema.admit(CreateApplicationJob.jobName)
             result = try await CreateApplicationJob(settings: createApplicationSettings).run(request, on: connection)
         } catch let error as PostgresError {
             throw await database.classify(error)
@@ -171,11 +192,13 @@ struct WorkerTasks: Sendable {
 actor WorkerDatabase {
     private let url: String?
     private let metrics: WorkerMetrics?
+    private let schema: SchemaGate?
     private var open: PostgresConnection?
 
-    init(url: String?, metrics: WorkerMetrics? = nil) {
+    init(url: String?, metrics: WorkerMetrics? = nil, schema: SchemaGate? = nil) {
         self.url = url
         self.metrics = metrics
+        self.schema = schema
     }
 
     func connection() async throws -> PostgresConnection {
@@ -187,6 +210,7 @@ actor WorkerDatabase {
             )
         }
         let connection = try await PostgresConnection.connect(PostgresConfiguration(url: url))
+        try await schema?.check(on: connection)  // on start and on every reconnect
         open = connection
         return connection
     }
