@@ -1,0 +1,206 @@
+import Foundation
+import JobQueue
+import OAuthMaintenance
+import Postgres
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The worker's `clearcimdapplications` task and its schema check, end to end: the built `oauthq worker`
+/// on its own queue, called by a Celery 5.7 client (`send_task` + `AsyncResult.get`).
+@Suite(
+    "worker: clearcimdapplications and schema drift",
+    .enabled(if: TestEnvironment.shouldRunPostgres && TestEnvironment.shouldRunRedis && PythonReference.shouldRun),
+    .timeLimit(.minutes(5))
+)
+struct MaintenanceWorkerTests {
+    /// `oauthq worker -c 1 -Q queue` against `database`, its output in a file.
+    final class Worker: @unchecked Sendable {
+        // @unchecked Sendable: the process is started in init and afterwards only signalled and polled.
+        let process = Process()
+        let logURL = FileManager.default.temporaryDirectory.appendingPathComponent("oauthq-mw-\(UUID().uuidString.prefix(8)).log")
+
+        init(queue: String, database: String, environment: [String: String] = [:]) throws {
+            _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+            let log = try FileHandle(forWritingTo: logURL)
+            process.executableURL = RepositoryPaths.oauthqBinary
+            process.arguments = ["worker", "-c", "1", "-Q", queue, "--key-prefix", queue]
+            var merged = ProcessInfo.processInfo.environment
+            merged["REDIS_URL"] = TestEnvironment.redisURL
+            merged["DATABASE_URL"] = database
+            merged["RESULT_BACKEND"] = nil
+            merged.merge(environment) { $1 }
+            process.environment = merged
+            process.standardOutput = log
+            process.standardError = log
+            try process.run()
+            try? log.close()
+        }
+
+        var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+        func waitUntilReady() async throws {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !log.contains(" ready: ") {
+                try #require(process.isRunning, "worker exited early: \(log)")
+                try #require(ContinuousClock.now < deadline, "worker not ready in time: \(log)")
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+
+        func stop() async {
+            if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            try? FileManager.default.removeItem(at: logURL)
+        }
+    }
+
+    /// Sends `calls` with Celery's client and returns each outcome.
+    static func call(_ calls: [[String: Any]]) async throws -> [[String: Any]] {
+        let input = String(decoding: try JSONSerialization.data(withJSONObject: calls), as: UTF8.self)
+        let output = try await ProcessRunner.output(
+            RepositoryPaths.venvPython, [RepositoryPaths.root.appendingPathComponent("tests/interop/client.py").path],
+            environment: ["REDIS_URL": TestEnvironment.redisURL], removing: ["RESULT_BACKEND"], input: input
+        )
+        try #require(output.status == 0, "client failed: \(output.stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [[String: Any]])
+    }
+
+    static func seed(_ database: TemporaryDatabase) async throws {
+        let connection = try await database.connect()
+        try await DOTSchema.migrate(on: connection)
+        try await connection.execute(
+            """
+            INSERT INTO oauth2_provider_application (client_id, redirect_uris, client_type, authorization_grant_type,
+                client_secret, name, user_id, skip_authorization, created, updated, algorithm, post_logout_redirect_uris,
+                hash_client_secret, allowed_origins, registration_source, cimd_expires_at)
+            SELECT 'cimd:' || n, '', 'public', 'authorization-code', '', 'x', NULL, false, now(), now(), '', '', false, '',
+                   'cimd', now() - interval '1 day'
+            FROM generate_series(1, 12) n
+            """
+        )
+        await connection.close()
+    }
+
+    @Test("clearcimdapplications: a structured result, DOT's CommandError, Python's TypeError and ValueError")
+    func task() async throws {
+        try await TemporaryDatabase.with(prefix: "mw_cc") { database in
+            try await Self.seed(database)
+            let queue = TestEnvironment.uniqueName("mw_cc")
+            let worker = try Worker(queue: queue, database: database.url)
+            defer { Task { await worker.stop() } }
+            try await worker.waitUntilReady()
+            let outcomes = try await Self.call([
+                ["task": "clearcimdapplications", "kwargs": ["batch_size": 5], "queue": queue],
+                ["task": "clearcimdapplications", "kwargs": ["batch_size": 0], "queue": queue],
+                ["task": "clearcimdapplications", "kwargs": ["batch_size": "many"], "queue": queue],
+                ["task": "clearcimdapplications", "kwargs": ["batchsize": 5], "queue": queue],
+            ])
+            let result = try #require(outcomes[0]["result"] as? [String: Any], "\(outcomes[0])")
+            #expect(result["deleted"] as? Int == 12)
+            #expect(result["batches"] as? Int == 3)
+            #expect(result["batch_size"] as? Int == 5)
+            #expect((result["cascaded"] as? [String: Any])?["access_tokens"] as? Int == 0)
+            #expect(outcomes[1]["type"] as? String == "CommandError")
+            #expect((outcomes[1]["args"] as? [String])?.first == "--batch-size must be a positive integer.")
+            #expect(outcomes[2]["type"] as? String == "ValueError")
+            #expect(outcomes[3]["type"] as? String == "TypeError")
+            #expect((outcomes[3]["args"] as? [String])?.first == "clearcimdapplications() got an unexpected keyword argument 'batchsize'")
+        }
+    }
+
+    @Test("an added NOT NULL column: createapplication fails with the reason, the rest runs, the log says it once")
+    func schemaDrift() async throws {
+        try await TemporaryDatabase.with(prefix: "mw_dr") { database in
+            try await Self.seed(database)
+            let connection = try await database.connect()
+            try await connection.execute("ALTER TABLE oauth2_provider_application ADD COLUMN jwks_uri text NOT NULL DEFAULT ''")
+            try await connection.execute("ALTER TABLE oauth2_provider_application ALTER COLUMN jwks_uri DROP DEFAULT")
+            await connection.close()
+            let queue = TestEnvironment.uniqueName("mw_dr")
+            let worker = try Worker(queue: queue, database: database.url)
+            defer { Task { await worker.stop() } }
+            try await worker.waitUntilReady()
+            let create: [String: Any] = ["task": "createapplication", "args": ["public", "client-credentials"], "queue": queue]
+            let outcomes = try await Self.call([
+                create, create, ["task": "clearcimdapplications", "queue": queue],
+            ])
+            for outcome in outcomes.prefix(2) {
+                #expect(outcome["state"] as? String == "FAILURE", "\(outcome)")
+                #expect(outcome["type"] as? String == "SchemaDriftError", "\(outcome)")
+                #expect((outcome["args"] as? [String])?.first?.contains("oauth2_provider_application.jwks_uri") == true, "\(outcome)")
+            }
+            #expect((outcomes[2]["result"] as? [String: Any])?["deleted"] as? Int == 12, "\(outcomes[2])")
+            let mentions = worker.log.components(separatedBy: "schema check: blocking: column oauth2_provider_application.jwks_uri").count - 1
+            #expect(mentions == 1, "\(worker.log)")
+        }
+    }
+}
+
+/// `oauthq migrate --check` as a process: one line per difference, exit 1 on a blocking one.
+@Suite("oauthq migrate --check (CLI)", .enabled(if: TestEnvironment.shouldRunPostgres))
+struct MigrateCheckCommandTests {
+    static func check(_ database: TemporaryDatabase, environment: [String: String] = [:]) async throws -> ProcessOutput {
+        try await ProcessRunner.output(
+            RepositoryPaths.oauthqBinary, ["migrate", "--check"], environment: environment.merging(["DATABASE_URL": database.url]) { $1 }
+        )
+    }
+
+    @Test("DOT 3.4.1's schema: ok, exit 0; harmless drift: listed, exit 0; blocking drift: one line each, exit 1")
+    func drift() async throws {
+        try await TemporaryDatabase.with(prefix: "mc_cli") { database in
+            let connection = try await database.connect()
+            try await DOTSchema.migrate(on: connection)
+            let clean = try await Self.check(database)
+            #expect(clean.status == 0)
+            #expect(clean.stdout == "ok: every table and column oauthq uses is present\n")
+
+            try await connection.execute("ALTER TABLE oauth2_provider_application ADD COLUMN note text")
+            let harmless = try await Self.check(database)
+            #expect(harmless.status == 0)
+            #expect(
+                harmless.stdout == """
+                    harmless: column oauth2_provider_application.note: added nullable column
+                    ok: every table and column oauthq uses is present (1 harmless difference(s))
+
+                    """
+            )
+
+            try await connection.execute("ALTER TABLE oauth2_provider_accesstoken DROP COLUMN scope")
+            try await connection.execute("CREATE TABLE oauth2_provider_parrequest (id bigint PRIMARY KEY)")
+            let blocking = try await Self.check(database)
+            #expect(blocking.status == 1)
+            #expect(
+                blocking.stdout.split(separator: "\n") == [
+                    "harmless: column oauth2_provider_application.note: added nullable column",
+                    "blocking: column oauth2_provider_accesstoken.scope: missing (blocks cleartokens, clearcimdapplications)",
+                    "blocking: table oauth2_provider_parrequest: added: not in DOT 3.4.1, a newer DOT's cleartokens may clear it and oauthq would not (blocks cleartokens)",
+                ]
+            )
+            await connection.close()
+        }
+    }
+
+    @Test("swapped-model settings: the configured tables are the ones checked; a bad setting is one clear line")
+    func configuredTables() async throws {
+        try await TemporaryDatabase.with(prefix: "mc_swp") { database in
+            let connection = try await database.connect()
+            try await DOTSchema.migrate(on: connection)
+            try await connection.execute("ALTER TABLE oauth2_provider_application RENAME TO myapp_myapplication")
+            await connection.close()
+            let swapped = try await MigrateCheckCommandTests.check(database, environment: ["OAUTH2_PROVIDER_APPLICATION_MODEL": "myapp.MyApplication"])
+            #expect(swapped.status == 0, "\(swapped.stdout)\(swapped.stderr)")
+            let unswapped = try await MigrateCheckCommandTests.check(database)
+            #expect(unswapped.status == 1)
+            #expect(unswapped.stdout.hasPrefix("blocking: table oauth2_provider_application: missing (blocks createapplication, clearcimdapplications)"))
+            let bad = try await MigrateCheckCommandTests.check(database, environment: ["AUTH_USER_MODEL": "accounts"])
+            #expect(bad.status == 1)
+            #expect(bad.stderr == "oauthq: error: ImproperlyConfigured: AUTH_USER_MODEL must be of the form 'app_label.model_name' (or db_table:NAME)\n")
+        }
+    }
+}
