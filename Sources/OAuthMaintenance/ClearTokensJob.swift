@@ -21,9 +21,13 @@ public struct ClearTokensJob: Sendable {
     /// indexes; 1 always does when they exist.
     public var indexedFraction: Double
 
-    public init(settings: ClearTokensSettings, indexedFraction: Double = 0.1) {
+    /// Where DOT's models live (DOT's own tables, or a project's swapped models).
+    public var tables: DOTTables
+
+    public init(settings: ClearTokensSettings, indexedFraction: Double = 0.1, tables: DOTTables = .standard) {
         self.settings = settings
         self.indexedFraction = indexedFraction
+        self.tables = tables
     }
 
     /// Runs the six steps against DOT's tables in the connection's current schema.
@@ -91,17 +95,17 @@ public struct ClearTokensJob: Sendable {
     /// are few enough (``indexedFraction``), by a probe that counts at most that many through the index.
     private func indexedSteps(on connection: PostgresConnection, cutoffs: ClearTokensCutoffs) async throws -> Set<ClearTokensStep> {
         guard indexedFraction > 0 else { return [] }
-        let indexes = try await DOTSchema.validCleanupIndexes(on: connection)
+        let indexes = try await DOTSchema.validCleanupIndexes(on: connection, tables: tables)
         var chosen = Set<ClearTokensStep>()
         for step in ClearTokensStep.allCases where !step.isSkipped(cutoffs) && step.cleanupIndexes.allSatisfy(indexes.contains) {
             if indexedFraction >= 1 {
                 chosen.insert(step)
                 continue
             }
-            let rows = try await connection.run(step.walkedTableRows).rows.first?.decode(Double?.self, column: 0) ?? nil
+            let rows = try await connection.run(tables.rewrite(step.walkedTableRows)).rows.first?.decode(Double?.self, column: 0) ?? nil
             guard let rows, rows > 0 else { continue }  // never analysed: the walk is the safe choice
             let cap = Int((rows * indexedFraction).rounded(.up))
-            let found = try await connection.run(step.candidateCount(cutoffs, limit: cap + 1)).rows.first?
+            let found = try await connection.run(tables.rewrite(step.candidateCount(cutoffs, limit: cap + 1))).rows.first?
                 .decode(Int64.self, column: 0) ?? 0
             if found <= cap { chosen.insert(step) }
         }
@@ -159,11 +163,11 @@ public struct ClearTokensJob: Sendable {
         }
         switch pass {
         case .walk(let walk):
-            var next = try await connection.run(walk.firstID).rows.first?.decode(Int64?.self, column: 0)
+            var next = try await connection.run(tables.rewrite(walk.firstID)).rows.first?.decode(Int64?.self, column: 0)
             while let low = next {
                 try Task.checkCancellation()
                 let high = low + Int64(settings.batchSize) - 1
-                let row = try await Self.batch(walk.batch(cutoffs, from: low, through: high), on: connection)
+                let row = try await Self.batch(tables.rewrite(walk.batch(cutoffs, from: low, through: high)), on: connection)
                 for index in deleted.indices { deleted[index] += Int(try row.decode(Int64.self, column: index)) }
                 next = try row.decode(Int64?.self, column: deleted.count)
                 try await batchDone()
@@ -173,7 +177,7 @@ public struct ClearTokensJob: Sendable {
             while true {
                 try Task.checkCancellation()
                 let query = step.indexedBatch(cutoffs, after: cursor, limit: settings.batchSize)
-                let row = try await Self.batch(query, on: connection)
+                let row = try await Self.batch(tables.rewrite(query), on: connection)
                 let picked = try row.decode(Int64.self, column: 0)
                 deleted[0] += Int(try row.decode(Int64.self, column: 1))
                 if picked == 0 { break }
@@ -214,14 +218,15 @@ public struct ClearTokensJob: Sendable {
         on connection: PostgresConnection,
         cutoffs: ClearTokensCutoffs
     ) async throws -> [ClearTokensSummary.StepResult] {
-        try await connection.transaction { conn in
+        let tables = tables
+        return try await connection.transaction { conn in
             try conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             return try ClearTokensStep.allCases.map { step in
                 let started = ContinuousClock.now
                 if step.isSkipped(cutoffs) {
                     return .init(step: step, deleted: 0, skipped: true, batches: 0, seconds: 0, via: "")
                 }
-                let count = try conn.query(step.dryRunCount(cutoffs)).rows.first?.decode(Int64.self, column: 0) ?? 0
+                let count = try conn.query(tables.rewrite(step.dryRunCount(cutoffs))).rows.first?.decode(Int64.self, column: 0) ?? 0
                 return .init(
                     step: step, deleted: Int(count), skipped: false, batches: 0,
                     seconds: (ContinuousClock.now - started).seconds, via: "count"

@@ -87,10 +87,11 @@ struct ClearTokensCommand: AsyncParsableCommand {
                 }
                 instant = parsed
             }
+            let tables = try TableOptions.tables()
             let db = try await PostgresConnection.connect(PostgresConfiguration(url: connection.databaseURL()))
             let summary: ClearTokensSummary
             do {
-                summary = try await ClearTokensJob(settings: settings, indexedFraction: indexFraction).run(on: db, now: instant, dryRun: dryRun) { event in
+                summary = try await ClearTokensJob(settings: settings, indexedFraction: indexFraction, tables: tables).run(on: db, now: instant, dryRun: dryRun) { event in
                     if case .step(let result) = event { Console.info(Self.describe(result, dryRun: dryRun)) }
                 }
             } catch let error as ClearTokensError where error.code == .alreadyRunning {

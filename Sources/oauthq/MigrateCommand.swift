@@ -35,7 +35,7 @@ struct MigrateCommand: AsyncParsableCommand {
                 return
             }
             if cleanupIndexes {
-                let built = try await DOTSchema.createCleanupIndexes(on: db)
+                let built = try await DOTSchema.createCleanupIndexes(on: db, tables: try TableOptions.tables())
                 for index in DOTSchema.cleanupIndexes {
                     let state = built.contains(index.name) ? "created" : "present"
                     print("\(state): \(index.name) (cleartokens step \(index.serves))")

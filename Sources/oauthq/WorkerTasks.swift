@@ -113,7 +113,7 @@ struct WorkerTasks: Sendable {
         do {
             let connection = try await database.connection()
             try await schema.admit(ClearTokensJob.jobName)
-            let summary = try await ClearTokensJob(settings: settings).run(on: connection, dryRun: dryRun)
+            let summary = try await ClearTokensJob(settings: settings, tables: tables).run(on: connection, dryRun: dryRun)
             return try Self.json(summary)
         } catch let error as ClearTokensError where error.code == .alreadyRunning {
             // Another run (on any worker) holds the lock: nothing to do, and nothing went wrong.
@@ -157,7 +157,7 @@ struct WorkerTasks: Sendable {
         do {
             let connection = try await database.connection()
             try await schema.admit(CreateApplicationJob.jobName)
-            result = try await CreateApplicationJob(settings: createApplicationSettings).run(request, on: connection)
+            result = try await CreateApplicationJob(settings: createApplicationSettings).run(request, on: connection, tables: tables)
         } catch let error as PostgresError {
             throw await database.classify(error)
         } catch let error as PasswordHashError {

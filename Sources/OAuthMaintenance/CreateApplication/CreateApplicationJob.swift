@@ -23,11 +23,13 @@ public struct CreateApplicationJob: Sendable {
         self.settings = settings
     }
 
-    /// Creates the application on `connection`'s database.
+    /// Creates the application on `connection`'s database, in `tables` (DOT's own, or swapped models').
     /// - Throws: `PostgresError` from the database, ``PasswordHashError`` for an unusable iteration
     ///   count, `CancellationError` when the task is cancelled before the INSERT.
-    public func run(_ request: CreateApplicationRequest, on connection: PostgresConnection) async throws -> CreateApplicationResult {
-        try await run(request, store: PostgresApplicationStore(connection: connection))
+    public func run(
+        _ request: CreateApplicationRequest, on connection: PostgresConnection, tables: DOTTables = .standard
+    ) async throws -> CreateApplicationResult {
+        try await run(request, store: PostgresApplicationStore(connection: connection, tables: tables))
     }
 
     /// Creates the application through `store`.
