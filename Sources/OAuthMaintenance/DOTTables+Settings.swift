@@ -27,7 +27,11 @@ extension DOTTables {
             guard let raw = settings[key.rawValue], !raw.isEmpty else { continue }
             let table = try Self.table(for: raw, setting: key.rawValue)
             switch key {
-            case .application: application = table
+            case .application:
+                application = table
+                if !raw.hasPrefix("db_table:"), let model = raw.split(separator: ".").last {
+                    applicationVerboseName = Self.verboseName(String(model))
+                }
             case .accessToken: accessToken = table
             case .refreshToken: refreshToken = table
             case .idToken: idToken = table
@@ -75,6 +79,22 @@ extension DOTTables {
             return hex.count == 1 ? "0" + hex : hex
         }.joined()
         return String(name.prefix(maxNameLength - 4)) + digest.prefix(4)
+    }
+
+    /// Django's default `verbose_name` (`camel_case_to_spaces`), capitalised as its messages print it
+    /// (`capfirst`): `MyApplication` → `My application`.
+    public static func verboseName(_ className: String) -> String {
+        let characters = Array(className)
+        var spaced = ""
+        for (index, character) in characters.enumerated() {
+            let upper = character.isUppercase
+            let afterLower = index > 0 && characters[index - 1].isLowercase
+            let beforeNonUpper = index + 1 < characters.count && !characters[index + 1].isUppercase
+            if upper && (afterLower || beforeNonUpper) { spaced.append(" ") }
+            spaced.append(character)
+        }
+        let lowered = spaced.drop { $0 == " " }.lowercased()
+        return lowered.prefix(1).uppercased() + lowered.dropFirst()
     }
 
     /// An ASCII Python identifier (what an app label and a class name are in practice).

@@ -10,6 +10,9 @@ public struct DOTTables: Sendable, Equatable, Hashable {
     public var idToken: String
     public var grant: String
     public var user: String
+    /// The application model's `verbose_name` as Django derives it from the class name (`Application`
+    /// for DOT's; `Client` for `app.Client`), which Django's unique-check message starts with.
+    public var applicationVerboseName = "Application"
 
     public init(
         application: String = "oauth2_provider_application",

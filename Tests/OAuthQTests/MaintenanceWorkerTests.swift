@@ -186,6 +186,25 @@ struct MigrateCheckCommandTests {
         }
     }
 
+    @Test("createapplication refuses a table with an added NOT NULL column without a default, naming it")
+    func createApplicationRefuses() async throws {
+        try await TemporaryDatabase.with(prefix: "mc_ca") { database in
+            let connection = try await database.connect()
+            try await DOTSchema.migrate(on: connection)
+            try await connection.execute("ALTER TABLE oauth2_provider_application ADD COLUMN client_assertion_jwks text NOT NULL")
+            await connection.close()
+            let output = try await ProcessRunner.output(
+                RepositoryPaths.oauthqBinary, ["createapplication", "public", "client-credentials"],
+                environment: ["DATABASE_URL": database.url]
+            )
+            #expect(output.status == 1)
+            #expect(output.stdout.isEmpty)
+            #expect(output.stderr.hasPrefix("oauthq: error: the database schema differs from DOT 3.4.1's in a way createapplication cannot handle: "))
+            #expect(output.stderr.contains("column oauth2_provider_application.client_assertion_jwks: added NOT NULL column without a default"))
+            #expect(output.stderr.split(separator: "\n").count == 1)
+        }
+    }
+
     @Test("swapped-model settings: the configured tables are the ones checked; a bad setting is one clear line")
     func configuredTables() async throws {
         try await TemporaryDatabase.with(prefix: "mc_swp") { database in

@@ -18,6 +18,9 @@ public struct PostgresApplicationStore: ApplicationStore {
         self.tables = tables
     }
 
+    /// The application model's verbose name (for Django's unique-check message).
+    public var applicationVerboseName: String { tables.applicationVerboseName }
+
     /// Django's unique constraint on `client_id` of this application table (`<table>_client_id_key`).
     var clientIDConstraint: String { tables.application + "_client_id_key" }
 
