@@ -154,22 +154,28 @@ public struct ClearTokensJob: Sendable {
         let steps = pass.steps.filter { !$0.isSkipped(cutoffs) }
         var deleted = [Int](repeating: 0, count: pass.steps.count)
         var batches = 0
+        var fraction = 0.0
         func batchDone() async throws {
             batches += 1
-            progress(.batch(steps, deletedSoFar: deleted.reduce(0, +), batches: batches))
+            progress(.batch(steps, deletedSoFar: deleted.reduce(0, +), batches: batches, fraction: fraction))
             if settings.batchInterval > 0 {
                 try await Task.sleep(for: .milliseconds(Int64(settings.batchInterval * 1000)))
             }
         }
         switch pass {
         case .walk(let walk):
-            var next = try await connection.run(tables.rewrite(walk.firstID)).rows.first?.decode(Int64?.self, column: 0)
+            let range = try await connection.run(tables.rewrite(walk.idRange)).rows.first
+            var next = try range?.decode(Int64?.self, column: 0)
+            let first = next ?? 0
+            let last = try range?.decode(Int64?.self, column: 1) ?? first
             while let low = next {
                 try Task.checkCancellation()
-                let high = low + Int64(settings.batchSize) - 1
-                let row = try await Self.batch(tables.rewrite(walk.batch(cutoffs, from: low, through: high)), on: connection)
+                let (high, overflow) = low.addingReportingOverflow(Int64(settings.batchSize) - 1)
+                let windowEnd = overflow ? Int64.max : high
+                let row = try await Self.batch(tables.rewrite(walk.batch(cutoffs, from: low, through: windowEnd)), on: connection)
                 for index in deleted.indices { deleted[index] += Int(try row.decode(Int64.self, column: index)) }
                 next = try row.decode(Int64?.self, column: deleted.count)
+                fraction = next == nil ? 1 : MaintenanceProgress.fraction(of: min(windowEnd, last), from: first, through: max(last, first))
                 try await batchDone()
             }
         case .indexed(let step):

@@ -27,6 +27,9 @@ struct ClearCIMDApplicationsCommand: AsyncParsableCommand {
     @Flag(help: "Print the structured result as JSON on stdout instead of DOT's line.")
     var json = false
 
+    @Flag(inversion: .prefixedNo, help: "Live progress (terminal) or a progress line every 10 s (otherwise) on stderr.")
+    var progress = true
+
     @Option(help: .hidden)  // ISO 8601 instant to use as the run's `now` (tests, replays)
     var now: String?
 
@@ -58,7 +61,9 @@ struct ClearCIMDApplicationsCommand: AsyncParsableCommand {
             let db = try await PostgresConnection.connect(PostgresConfiguration(url: connection.databaseURL()))
             let summary: ClearCIMDApplicationsSummary
             do {
-                summary = try await job.run(on: db, now: instant)
+                let reporter = progress ? ProgressReporter() : nil
+                summary = try await job.run(on: db, now: instant) { update in reporter?.update(update) }
+                reporter?.finishLiveLine()
             } catch let error as ClearCIMDApplicationsError where error.code == .alreadyRunning {
                 throw CommandFailure(exitCode: ClearTokensCommand.lockedExitCode, error.description)
             }

@@ -13,7 +13,9 @@ struct ClearTokensCommand: AsyncParsableCommand {
             Settings come from the environment with DOT's names (REFRESH_TOKEN_EXPIRE_SECONDS, \
             REFRESH_TOKEN_GRACE_PERIOD_SECONDS, REFRESH_TOKEN_REUSE_PROTECTION, \
             CLEAR_EXPIRED_TOKENS_BATCH_SIZE, CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL); flags override them. \
-            A progress line per step goes to stderr. Exit status: 0 done, 1 configuration or database \
+            Progress goes to stderr: on a terminal a live line per running step, redrawn about twice a \
+            second, that becomes the step's summary line; otherwise a progress line every 10 s and the \
+            summary line per step. Exit status: 0 done, 1 configuration or database \
             error, 75 another run holds the lock (nothing done).
             """
     )
@@ -43,6 +45,9 @@ struct ClearTokensCommand: AsyncParsableCommand {
 
     @Flag(help: "Print the summary as JSON on stdout.")
     var json = false
+
+    @Flag(inversion: .prefixedNo, help: "Live progress (terminal) or a progress line every 10 s (otherwise) on stderr.")
+    var progress = true
 
     @Option(help: .hidden)  // ISO 8601 instant to use as the run's `now` (benchmarks, replays)
     var now: String?
@@ -91,8 +96,16 @@ struct ClearTokensCommand: AsyncParsableCommand {
             let db = try await PostgresConnection.connect(PostgresConfiguration(url: connection.databaseURL()))
             let summary: ClearTokensSummary
             do {
+                let reporter = progress ? ProgressReporter() : nil
+                let dryRun = dryRun
                 summary = try await ClearTokensJob(settings: settings, indexedFraction: indexFraction, tables: tables).run(on: db, now: instant, dryRun: dryRun) { event in
-                    if case .step(let result) = event { Console.info(Self.describe(result, dryRun: dryRun)) }
+                    switch event {
+                    case .step(let result):
+                        let line = Self.describe(result, dryRun: dryRun)
+                        if let reporter { reporter.finish(result.step.rawValue, summary: line) } else { Console.info(line) }
+                    case .batch:
+                        if let reporter, let update = event.maintenanceProgress { reporter.update(update) }
+                    }
                 }
             } catch let error as ClearTokensError where error.code == .alreadyRunning {
                 throw CommandFailure(exitCode: Self.lockedExitCode, error.description)

@@ -140,7 +140,8 @@ struct WorkerCommand: AsyncParsableCommand {
         let metrics = WorkerMetrics(knownTasks: WorkerTasks.taskNames + (debugTasks ? [DebugTasks.sleepTaskName] : []))
         let tasks = try WorkerTasks(
             concurrency: slots, databaseURL: databaseURL, environment: ProcessInfo.processInfo.environment,
-            metrics: metrics, logger: logger
+            metrics: metrics, logger: logger,
+            stateWriter: TaskStateWriter(backend: backend, resultExpires: resultExpires, hostname: Self.nodeName(hostname))
         )
         if databaseURL != nil { await tasks.checkSchemaAtStart(logger: logger) }
 

@@ -38,7 +38,8 @@ extension WorkerTasks {
         do {
             let connection = try await database.connection()
             try await schema.admit(name)
-            return try Self.json(try await job.run(on: connection))
+            let summary = try await tracking(invocation) { report in try await job.run(on: connection, progress: report) }
+            return try Self.json(summary)
         } catch let error as ClearCIMDApplicationsError where error.code == .alreadyRunning {
             return ["skipped": "already running"]
         } catch let error as PostgresError {

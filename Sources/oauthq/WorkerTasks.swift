@@ -18,11 +18,17 @@ struct WorkerTasks: Sendable {
     let tables: DOTTables
     /// Schema drift found at start and on reconnect: which tasks are refused.
     let schema: SchemaGate
+    /// Writes `STARTED` and rate-limited `PROGRESS` states of the maintenance tasks (nil: none).
+    let stateWriter: TaskStateWriter?
+    /// Where the maintenance tasks' 10-second progress lines go.
+    let logger: Logger?
 
     init(
         concurrency: Int, databaseURL: String?, environment: [String: String], metrics: WorkerMetrics? = nil,
-        logger: Logger? = nil
+        logger: Logger? = nil, stateWriter: TaskStateWriter? = nil
     ) throws {
+        self.logger = logger
+        self.stateWriter = stateWriter
         var defaults: [String: String] = [:]
         for key in ClearTokensSettings.Key.allCases {
             if let value = environment[key.rawValue], !value.isEmpty { defaults[key.rawValue] = value }
@@ -113,7 +119,11 @@ struct WorkerTasks: Sendable {
         do {
             let connection = try await database.connection()
             try await schema.admit(ClearTokensJob.jobName)
-            let summary = try await ClearTokensJob(settings: settings, tables: tables).run(on: connection, dryRun: dryRun)
+            let summary = try await tracking(invocation) { report in
+                try await ClearTokensJob(settings: settings, tables: tables).run(on: connection, dryRun: dryRun) { event in
+                    if let update = event.maintenanceProgress { report(update) }
+                }
+            }
             return try Self.json(summary)
         } catch let error as ClearTokensError where error.code == .alreadyRunning {
             // Another run (on any worker) holds the lock: nothing to do, and nothing went wrong.
@@ -180,6 +190,33 @@ struct WorkerTasks: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// Runs a maintenance task with its progress going to the result backend (`STARTED`, then `PROGRESS`
+    /// at most once a second) and to the log (a line every 10 s per running step).
+    func tracking<T: Sendable>(
+        _ invocation: JobInvocation, _ body: (@Sendable (MaintenanceProgress) -> Void) async throws -> T
+    ) async throws -> T {
+        let lines = logger.map { logger in
+            ProgressReporter(isTerminal: false) { line in logger.info("\(invocation.taskName)[\(invocation.message.id)] \(line)") }
+        }
+        guard let stateWriter else {
+            return try await body { update in lines?.update(update) }
+        }
+        return try await stateWriter.tracking(invocation) { sink in
+            try await body { update in
+                lines?.update(update)
+                sink.report(Self.progressMeta(update))
+            }
+        }
+    }
+
+    /// The `PROGRESS` meta: `{"step", "deleted", "batches", "fraction"}`.
+    static func progressMeta(_ update: MaintenanceProgress) -> JSONValue {
+        [
+            "step": .string(update.step), "deleted": .int(Int64(update.deleted)), "batches": .int(Int64(update.batches)),
+            "fraction": .double(update.fraction),
+        ]
+    }
 
     static func json(_ value: some Encodable) throws -> JSONValue {
         let data = try JSONEncoder().encode(value)
