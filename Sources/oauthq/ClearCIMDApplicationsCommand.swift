@@ -30,6 +30,9 @@ struct ClearCIMDApplicationsCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Live progress (terminal) or a progress line every 10 s (otherwise) on stderr.")
     var progress = true
 
+    @Option(help: .hidden)  // seconds between progress lines when stderr is not a terminal (tests)
+    var progressInterval: Double = 10
+
     @Option(help: .hidden)  // ISO 8601 instant to use as the run's `now` (tests, replays)
     var now: String?
 
@@ -61,7 +64,7 @@ struct ClearCIMDApplicationsCommand: AsyncParsableCommand {
             let db = try await PostgresConnection.connect(PostgresConfiguration(url: connection.databaseURL()))
             let summary: ClearCIMDApplicationsSummary
             do {
-                let reporter = progress ? ProgressReporter() : nil
+                let reporter = progress ? ProgressReporter(logInterval: .milliseconds(Int64(min(max(progressInterval.isFinite ? progressInterval : 10, 0.01), 3600) * 1000))) : nil
                 summary = try await job.run(on: db, now: instant) { update in reporter?.update(update) }
                 reporter?.finishLiveLine()
             } catch let error as ClearCIMDApplicationsError where error.code == .alreadyRunning {

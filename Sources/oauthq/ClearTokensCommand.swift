@@ -49,6 +49,9 @@ struct ClearTokensCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Live progress (terminal) or a progress line every 10 s (otherwise) on stderr.")
     var progress = true
 
+    @Option(help: .hidden)  // seconds between progress lines when stderr is not a terminal (tests)
+    var progressInterval: Double = 10
+
     @Option(help: .hidden)  // ISO 8601 instant to use as the run's `now` (benchmarks, replays)
     var now: String?
 
@@ -96,7 +99,7 @@ struct ClearTokensCommand: AsyncParsableCommand {
             let db = try await PostgresConnection.connect(PostgresConfiguration(url: connection.databaseURL()))
             let summary: ClearTokensSummary
             do {
-                let reporter = progress ? ProgressReporter() : nil
+                let reporter = progress ? ProgressReporter(logInterval: .milliseconds(Int64(min(max(progressInterval.isFinite ? progressInterval : 10, 0.01), 3600) * 1000))) : nil
                 let dryRun = dryRun
                 summary = try await ClearTokensJob(settings: settings, indexedFraction: indexFraction, tables: tables).run(on: db, now: instant, dryRun: dryRun) { event in
                     switch event {

@@ -114,6 +114,52 @@ struct MaintenanceWorkerTests {
         }
     }
 
+    @Test("a Python caller polling AsyncResult sees STARTED, then PROGRESS {step, deleted, batches, fraction} at most once a second, then SUCCESS")
+    func progressStates() async throws {
+        try await TemporaryDatabase.with(prefix: "mw_pg") { database in
+            try await Self.seed(database)
+            let connection = try await database.connect()
+            try await connection.execute(
+                """
+                INSERT INTO oauth2_provider_application (client_id, redirect_uris, client_type, authorization_grant_type,
+                    client_secret, name, user_id, skip_authorization, created, updated, algorithm, post_logout_redirect_uris,
+                    hash_client_secret, allowed_origins, registration_source, cimd_expires_at)
+                SELECT 'bulk:' || n, '', 'public', 'authorization-code', '', 'x', NULL, false, now(), now(), '', '', false, '',
+                       'cimd', now() - interval '1 day'
+                FROM generate_series(1, 2500) n
+                """
+            )
+            await connection.close()
+            let queue = TestEnvironment.uniqueName("mw_pg")
+            let worker = try Worker(queue: queue, database: database.url)
+            defer { Task { await worker.stop() } }
+            try await worker.waitUntilReady()
+            let output = try await ProcessRunner.output(
+                RepositoryPaths.venvPython,
+                [RepositoryPaths.reference("poll_progress.py").path, "clearcimdapplications", queue, #"{"batch_size": 1}"#],
+                environment: ["REDIS_URL": TestEnvironment.redisURL], removing: ["RESULT_BACKEND"]
+            )
+            try #require(output.status == 0, "poller failed: \(output.stderr)")
+            let polled = try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any])
+            let states = try #require(polled["states"] as? [String])
+            #expect(states.first == "STARTED" || states.first == "PENDING", "\(states)")
+            #expect(states.contains("STARTED") && states.contains("PROGRESS"), "\(states)")
+            #expect(states.last == "SUCCESS")
+            #expect((polled["started_info"] as? [String: Any])?["hostname"] is String)
+            let progress = try #require(polled["progress"] as? [[String: Any]])
+            let seconds = try #require(polled["seconds"] as? Double)
+            #expect(seconds > 2, "the run was too short to show progress: \(seconds) s")
+            // At most one PROGRESS write a second (the poller sees at most every write).
+            #expect(progress.count <= Int(seconds.rounded(.up)) + 1, "\(progress.count) PROGRESS values in \(seconds) s")
+            let last = try #require(progress.last)
+            #expect(last["step"] as? String == "clearcimdapplications")
+            #expect(Set(last.keys) == ["step", "deleted", "batches", "fraction"])
+            let deleted = progress.compactMap { $0["deleted"] as? Int }
+            #expect(deleted == deleted.sorted() && deleted.count == progress.count)
+            #expect(((polled["result"] as? [String: Any])?["deleted"] as? Int) == 2512)
+        }
+    }
+
     @Test("an added NOT NULL column: createapplication fails with the reason, the rest runs, the log says it once")
     func schemaDrift() async throws {
         try await TemporaryDatabase.with(prefix: "mw_dr") { database in
@@ -220,6 +266,70 @@ struct MigrateCheckCommandTests {
             let bad = try await MigrateCheckCommandTests.check(database, environment: ["AUTH_USER_MODEL": "accounts"])
             #expect(bad.status == 1)
             #expect(bad.stderr == "oauthq: error: ImproperlyConfigured: AUTH_USER_MODEL must be of the form 'app_label.model_name' (or db_table:NAME)\n")
+        }
+    }
+}
+
+/// The inline commands' progress on stderr: a live line on a terminal, periodic lines otherwise.
+@Suite("progress lines (CLI)", .enabled(if: TestEnvironment.shouldRunPostgres), .timeLimit(.minutes(3)))
+struct ProgressLinesCommandTests {
+    static func seeded(_ database: TemporaryDatabase, applications: Int) async throws {
+        let connection = try await database.connect()
+        try await DOTSchema.migrate(on: connection)
+        try await connection.execute(
+            """
+            INSERT INTO oauth2_provider_application (client_id, redirect_uris, client_type, authorization_grant_type,
+                client_secret, name, user_id, skip_authorization, created, updated, algorithm, post_logout_redirect_uris,
+                hash_client_secret, allowed_origins, registration_source, cimd_expires_at)
+            SELECT 'cimd:' || n, '', 'public', 'authorization-code', '', 'x', NULL, false, now(), now(), '', '', false, '',
+                   'cimd', now() - interval '1 day'
+            FROM generate_series(1, \(applications)) n
+            """
+        )
+        await connection.close()
+    }
+
+    @Test("not a terminal: periodic progress lines on stderr, stdout only DOT's line")
+    func periodicLines() async throws {
+        try await TemporaryDatabase.with(prefix: "pl_log") { database in
+            try await Self.seeded(database, applications: 1500)
+            let output = try await ProcessRunner.output(
+                RepositoryPaths.oauthqBinary, ["clearcimdapplications", "--batch-size", "1", "--progress-interval", "0.2"],
+                environment: ["DATABASE_URL": database.url]
+            )
+            #expect(output.status == 0, "\(output.stderr)")
+            #expect(output.stdout == "Deleted 1500 expired CIMD application(s)\n")
+            let lines = output.stderr.split(separator: "\n")
+            #expect(lines.count >= 2, "\(output.stderr)")
+            #expect(lines.allSatisfy { $0.hasPrefix("progress: clearcimdapplications: ") && $0.contains(" rows/s") }, "\(output.stderr)")
+            #expect(!output.stderr.contains("\u{1B}"))
+        }
+    }
+
+    @Test("a terminal: one live line redrawn in place, then the summary; --no-progress: only the summaries")
+    func liveLine() async throws {
+        try await TemporaryDatabase.with(prefix: "pl_tty") { database in
+            try await Self.seeded(database, applications: 1)
+            let connection = try await database.connect()
+            try await connection.execute(
+                """
+                INSERT INTO oauth2_provider_accesstoken (token, expires, scope, application_id, user_id, created, updated, token_checksum, resource)
+                SELECT 't' || n, now() - interval '1 hour', '', NULL, NULL, now(), now(), 'c' || n, '[]' FROM generate_series(1, 40000) n
+                """
+            )
+            await connection.close()
+            let command = "\(RepositoryPaths.oauthqBinary.path) cleartokens --batch-size 50 --database-url '\(database.url)'"
+            // util-linux script(1) runs the command on a pseudo-terminal and copies what it wrote.
+            let tty = try await ProcessRunner.output(URL(fileURLWithPath: "/usr/bin/script"), ["-qec", command, "/dev/null"])
+            #expect(tty.status == 0, "\(tty.stdout)")
+            #expect(tty.stdout.contains("\r\u{1B}[2Kexpired_access_tokens: "), "\(tty.stdout.prefix(2000))")
+            #expect(tty.stdout.contains("% of ids, ETA "))
+            #expect(tty.stdout.contains("\r\u{1B}[2Kstep 4/6 expired_access_tokens: 40000 deleted"))
+            let quiet = try await ProcessRunner.output(
+                URL(fileURLWithPath: "/usr/bin/script"), ["-qec", command + " --no-progress", "/dev/null"]
+            )
+            #expect(!quiet.stdout.contains("\u{1B}[2K"))
+            #expect(quiet.stdout.contains("step 4/6 expired_access_tokens: 0 deleted"))
         }
     }
 }
