@@ -24,10 +24,23 @@ public struct ClearTokensJob: Sendable {
     /// Where DOT's models live (DOT's own tables, or a project's swapped models).
     public var tables: DOTTables
 
-    public init(settings: ClearTokensSettings, indexedFraction: Double = 0.1, tables: DOTTables = .standard) {
+    /// Connections that split each primary-key walk (`--jobs N`: N in all, the run's own included),
+    /// 1 to ``maxJobs``. More than one needs ``connect``.
+    public var jobs: Int
+    /// The most connections one run walks with.
+    public static let maxJobs = 16
+    /// Opens the extra connections of a parallel walk (closed when the run ends).
+    public var connect: (@Sendable () async throws -> PostgresConnection)?
+
+    public init(
+        settings: ClearTokensSettings, indexedFraction: Double = 0.1, tables: DOTTables = .standard, jobs: Int = 1,
+        connect: (@Sendable () async throws -> PostgresConnection)? = nil
+    ) {
         self.settings = settings
         self.indexedFraction = indexedFraction
         self.tables = tables
+        self.jobs = min(max(jobs, 1), Self.maxJobs)
+        self.connect = connect
     }
 
     /// Runs the six steps against DOT's tables in the connection's current schema.
@@ -61,7 +74,14 @@ public struct ClearTokensJob: Sendable {
                 // Committing without waiting for the WAL flush loses at most the last batches on a
                 // server crash: they are rolled back as a whole and the next run deletes their rows.
                 try await connection.execute("SET synchronous_commit TO off")
-                steps = try await deleteSteps(on: connection, cutoffs: cutoffs, progress: progress)
+                let helpers = try await openHelpers()
+                do {
+                    steps = try await deleteSteps(on: connection, helpers: helpers, cutoffs: cutoffs, progress: progress)
+                } catch {
+                    for helper in helpers { await helper.close() }
+                    throw error
+                }
+                for helper in helpers { await helper.close() }
                 try await connection.execute("RESET synchronous_commit")
             }
         } catch {
@@ -115,6 +135,7 @@ public struct ClearTokensJob: Sendable {
     /// The deleting run: the passes in order, each step's result reported as soon as it is known.
     private func deleteSteps(
         on connection: PostgresConnection,
+        helpers: [PostgresConnection],
         cutoffs: ClearTokensCutoffs,
         progress: @Sendable (ClearTokensProgress) -> Void
     ) async throws -> [ClearTokensSummary.StepResult] {
@@ -132,7 +153,13 @@ public struct ClearTokensJob: Sendable {
         }
         var reported = Set<ClearTokensStep>()
         for pass in Self.passes(cutoffs: cutoffs, indexed: indexed) {
-            for result in try await run(pass, on: connection, cutoffs: cutoffs, progress: progress) {
+            let passResults: [ClearTokensSummary.StepResult]
+            if case .walk(let walk) = pass, !helpers.isEmpty {
+                passResults = try await parallelWalk(walk, on: [connection] + helpers, cutoffs: cutoffs, progress: progress)
+            } else {
+                passResults = try await run(pass, on: connection, cutoffs: cutoffs, progress: progress)
+            }
+            for result in passResults {
                 results[result.step] = result
             }
             let known = Set(results.keys)
@@ -203,7 +230,7 @@ public struct ClearTokensJob: Sendable {
 
     /// Runs one batch statement, again when PostgreSQL chose it as a deadlock victim or failed it on
     /// a serialization conflict with the application (the batch rolled back, so a rerun is safe).
-    private static func batch(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> PostgresRow {
+    static func batch(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> PostgresRow {
         var attempt = 0
         while true {
             do {

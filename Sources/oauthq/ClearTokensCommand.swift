@@ -40,6 +40,9 @@ struct ClearTokensCommand: AsyncParsableCommand {
     @Option(name: .customLong("index-fraction"), help: "With the cleanup indexes (migrate --cleanup-indexes): drive a step by its index when it deletes at most this fraction of its table (0: never, 1: always).")
     var indexFraction: Double = 0.1
 
+    @Option(help: "Connections that split each step's primary-key walk (1-16; the steps still run in DOT's order).")
+    var jobs = 1
+
     @Flag(help: "Print what each step would delete; delete nothing.")
     var dryRun = false
 
@@ -84,6 +87,9 @@ struct ClearTokensCommand: AsyncParsableCommand {
             if settings.expiryDisabled {
                 FileHandle.standardError.write(Data((ClearTokensSettings.expiryDisabledWarning + "\n").utf8))
             }
+            guard (1...ClearTokensJob.maxJobs).contains(jobs) else {
+                throw CommandFailure(exitCode: 2, "--jobs must be between 1 and \(ClearTokensJob.maxJobs)")
+            }
             guard (0...1).contains(indexFraction) else {
                 throw CommandFailure(exitCode: 2, "--index-fraction must be between 0 and 1")
             }
@@ -96,12 +102,16 @@ struct ClearTokensCommand: AsyncParsableCommand {
                 instant = parsed
             }
             let tables = try TableOptions.tables()
-            let db = try await PostgresConnection.connect(PostgresConfiguration(url: connection.databaseURL()))
+            let configuration = try PostgresConfiguration(url: connection.databaseURL())
+            let db = try await PostgresConnection.connect(configuration)
             let summary: ClearTokensSummary
             do {
                 let reporter = progress ? ProgressReporter(logInterval: .milliseconds(Int64(min(max(progressInterval.isFinite ? progressInterval : 10, 0.01), 3600) * 1000))) : nil
                 let dryRun = dryRun
-                summary = try await ClearTokensJob(settings: settings, indexedFraction: indexFraction, tables: tables).run(on: db, now: instant, dryRun: dryRun) { event in
+                summary = try await ClearTokensJob(
+                    settings: settings, indexedFraction: indexFraction, tables: tables, jobs: jobs,
+                    connect: { try await PostgresConnection.connect(configuration) }
+                ).run(on: db, now: instant, dryRun: dryRun) { event in
                     switch event {
                     case .step(let result):
                         let line = Self.describe(result, dryRun: dryRun)

@@ -92,7 +92,7 @@ struct WorkerTasks: Sendable {
         let settingNames = Set(ClearTokensSettings.Key.allCases.map(\.rawValue))
         let arguments = try WorkerArguments(
             function: ClearTokensJob.jobName, args: invocation.message.args, kwargs: invocation.message.kwargs,
-            allowed: settingNames.union(["dry_run"]),
+            allowed: settingNames.union(["dry_run", "jobs"]),
             normalizing: { key in settingNames.contains(key.uppercased()) ? key.uppercased() : key }
         )
         var values = clearTokensDefaults
@@ -109,6 +109,12 @@ struct WorkerTasks: Sendable {
             }
         }
         let dryRun = try arguments.bool("dry_run", default: false)
+        let jobs: Int
+        switch arguments.values["jobs"] {
+        case nil, .null?: jobs = 1
+        case .int(let number)?: jobs = Int(clamping: min(max(number, 1), Int64(ClearTokensJob.maxJobs)))
+        case let value?: throw JobError.invalidArguments("cleartokens() argument 'jobs' must be int, not \(value.pythonTypeName)")
+        }
         let settings: ClearTokensSettings
         do {
             settings = try ClearTokensSettings(values: values)
@@ -120,7 +126,9 @@ struct WorkerTasks: Sendable {
             let connection = try await database.connection()
             try await schema.admit(ClearTokensJob.jobName)
             let summary = try await tracking(invocation) { report in
-                try await ClearTokensJob(settings: settings, tables: tables).run(on: connection, dryRun: dryRun) { event in
+                try await ClearTokensJob(
+                    settings: settings, tables: tables, jobs: jobs, connect: { try await database.extraConnection() }
+                ).run(on: connection, dryRun: dryRun) { event in
                     if let update = event.maintenanceProgress { report(update) }
                 }
             }
@@ -250,6 +258,12 @@ actor WorkerDatabase {
         try await schema?.check(on: connection)  // on start and on every reconnect
         open = connection
         return connection
+    }
+
+    /// A connection of its own (for a parallel walk's extra slices; the caller closes it).
+    func extraConnection() async throws -> PostgresConnection {
+        guard let url else { return try await connection() }
+        return try await PostgresConnection.connect(PostgresConfiguration(url: url))
     }
 
     /// Maps a database error to a retry (transient: lost connection, serialization failure, deadlock) or a

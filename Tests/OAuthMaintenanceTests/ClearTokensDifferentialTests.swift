@@ -7,7 +7,8 @@ import TestSupport
 /// The remaining rows after `oauthq cleartokens` must be exactly those after DOT 3.4.1's own
 /// `manage.py cleartokens`, for every setting combination: one seeded database (Django's own
 /// migrations; the §2.7 scenarios, rows exactly at each cutoff, a randomised mix) is cloned twice per
-/// combination, DOT runs on one copy and oauthq on the other with the same frozen `now`, and every
+/// combination, DOT runs on one copy and oauthq on the others (walking, with --jobs 3, and by the cleanup
+/// indexes) with the same frozen `now`, and every
 /// table is compared by id and by its token foreign keys.
 @Suite(
     "cleartokens: differential against DOT 3.4.1",
@@ -77,7 +78,8 @@ struct ClearTokensDifferentialTests {
         let dot = try await TemporaryDatabase.create(prefix: "ct_dot", template: template.name)
         let ours = try await TemporaryDatabase.create(prefix: "ct_oq", template: template.name)
         let indexed = try await TemporaryDatabase.create(prefix: "ct_ix", template: template.name)
-        defer { Task { try? await dot.drop(); try? await ours.drop(); try? await indexed.drop() } }
+        let parallel = try await TemporaryDatabase.create(prefix: "ct_j3", template: template.name)
+        defer { Task { try? await dot.drop(); try? await ours.drop(); try? await indexed.drop(); try? await parallel.drop() } }
 
         let reference = try await PythonReference.run(
             "cleartokens_at.py", ["--now", now],
@@ -101,6 +103,15 @@ struct ClearTokensDifferentialTests {
         #expect(indexSummary.steps.allSatisfy { $0.skipped || $0.via == "index" }, "[\(label)]")
         #expect(indexSummary.steps.map(\.deleted) == summary.steps.map(\.deleted), "per-step counts differ [\(label)]")
 
+        // --jobs 3: each walk split across three connections.
+        let parallelConnection = try await parallel.connect()
+        let parallelURL = parallel.url
+        let parallelSummary = try await ClearTokensJob(
+            settings: settings, jobs: 3, connect: { try await PostgresConnection.connect(PostgresConfiguration(url: parallelURL)) }
+        ).run(on: parallelConnection, now: try #require(ISO8601.parse(now)))
+        await parallelConnection.close()
+        #expect(parallelSummary.steps.map(\.deleted) == summary.steps.map(\.deleted), "per-step counts differ with --jobs 3 [\(label)]")
+
         // DOT warns on stderr exactly when expiry is off; our warning is the same text.
         #expect(reference.stderr.contains(ClearTokensSettings.expiryDisabledWarning) == settings.expiryDisabled, "[\(label)]")
 
@@ -110,6 +121,8 @@ struct ClearTokensDifferentialTests {
         let actualIndexed = try await TableSnapshot.take(indexed.url)
         #expect(actualIndexed == expected, "remaining rows differ by index [\(label)]: \(actualIndexed.difference(from: expected))")
         #expect(summary.totalDeleted == before.rowCount - actual.rowCount, "[\(label)]")
+        let actualParallel = try await TableSnapshot.take(parallel.url)
+        #expect(actualParallel == expected, "remaining rows differ with --jobs 3 [\(label)]: \(actualParallel.difference(from: expected))")
     }
 
     @Test("the §2.7 scenarios end exactly as DOT's table says")
