@@ -6,8 +6,8 @@ import TestSupport
 
 /// The remaining rows after `oauthq cleartokens` must be exactly those after DOT 3.4.1's own
 /// `manage.py cleartokens`, for every setting combination: one seeded database (Django's own
-/// migrations; the §2.7 scenarios, rows exactly at each cutoff, a randomised mix) is cloned twice per
-/// combination, DOT runs on one copy and oauthq on the others (walking, with --jobs 3, and by the cleanup
+/// migrations; the §2.7 scenarios, rows exactly at each cutoff, a randomised mix) is cloned for each
+/// run of each combination: DOT runs on one copy and oauthq on the others (walking, with --jobs 3, and by the cleanup
 /// indexes) with the same frozen `now`, and every
 /// table is compared by id and by its token foreign keys.
 @Suite(
