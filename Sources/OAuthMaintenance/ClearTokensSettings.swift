@@ -1,6 +1,6 @@
 public import Foundation
 
-/// The settings `cleartokens` reads, with Django OAuth Toolkit's names and defaults (DOT 3.4.1 §2.1).
+/// The settings `cleartokens` reads, with Django OAuth Toolkit's names and defaults.
 public struct ClearTokensSettings: Sendable, Equatable {
     /// `REFRESH_TOKEN_EXPIRE_SECONDS`: nil (or 0) means refresh tokens never age-expire.
     public var refreshTokenExpireSeconds: Double?
@@ -127,7 +127,7 @@ public struct ClearTokensSettings: Sendable, Equatable {
         return value
     }
 
-    /// The cutoffs of DOT 3.4.1 §2.3 for one `now`.
+    /// DOT 3.4.1's cutoffs for one `now` (revoked, expiry; `REFRESH_TOKEN_REUSE_PROTECTION` moves the first).
     public func cutoffs(now: Date) -> ClearTokensCutoffs {
         let expireCutoff = expiryDisabled ? nil : now.addingTimeInterval(-(refreshTokenExpireSeconds ?? 0))
         var revokedCutoff: Date? =

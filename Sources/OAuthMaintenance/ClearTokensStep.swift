@@ -1,7 +1,7 @@
 import Foundation
 import Postgres
 
-/// The six steps of DOT 3.4.1's `clear_expired()`, in the order it runs them (§2.4).
+/// The six steps of DOT 3.4.1's `clear_expired()`, in the order it runs them.
 ///
 /// How the rows are visited is ``ClearTokensWalk`` (primary-key windows; steps 1–3 share one pass)
 /// or, where the opt-in cleanup indexes exist, ``ClearTokensIndexScan``.

@@ -36,7 +36,7 @@ public struct PostgresApplicationStore: ApplicationStore {
         ).rows.isEmpty
     }
 
-    /// DOT's INSERT (§3.6): every column but `id`, in DOT's order, inside `BEGIN … COMMIT`.
+    /// DOT's INSERT: every column but `id`, in DOT's order, inside `BEGIN … COMMIT`.
     ///
     /// The row must be complete before this is called: hashing the secret (PBKDF2) never happens while
     /// the transaction is open. The `user_id` foreign key is `DEFERRABLE INITIALLY DEFERRED`, so a user
