@@ -10,8 +10,9 @@ import Synchronization
 ///
 /// The task never touches Redis: it hands its progress to a ``TaskProgressSink`` (a non-blocking store
 /// of the latest value), and this writer, on its own backend connection, does the I/O. Every write has
-/// finished before ``tracking(_:_:)`` returns, so none can land after the task's final state; and the
-/// store script never overwrites a stored `SUCCESS`. Writes are best effort: a backend error drops the
+/// finished before ``tracking(_:_:)`` returns, so none can land after the task's final state; the
+/// store script never overwrites a stored `SUCCESS`; and a task cancelled by a shutdown (returned to
+/// its queue unrun) has its `STARTED`/`PROGRESS` removed, so it reads as pending again. Writes are best effort: a backend error drops the
 /// connection (reopened on the next write) and never fails the task.
 public final class TaskStateWriter: Sendable {
     private let backend: RedisConfiguration
@@ -54,7 +55,25 @@ public final class TaskStateWriter: Sendable {
         } catch {
             pump.cancel()
             await pump.value
+            // Cancelled by a shutdown, the message goes back to its queue unrun: it is pending again,
+            // not started. (A time limit's FAILURE is written after this returns.)
+            if Task.isCancelled { await forget(taskID: taskID) }
             throw error
+        }
+    }
+
+    /// Removes the `STARTED`/`PROGRESS` state this writer stored (never a final state).
+    private func forget(taskID: String) async {
+        do {
+            let open = try await openConnection()
+            let key = CeleryResult.key(taskID: taskID)
+            guard let bytes = try await open.command("GET", key).bytes,
+                let stored = try? CeleryResult.decode(bytes).get(),
+                stored.state == .started || stored.state.rawValue == "PROGRESS"
+            else { return }
+            _ = try await open.command("DEL", key)
+        } catch {
+            connection.withLock { $0 = nil }
         }
     }
 
