@@ -42,6 +42,13 @@ struct MigrateCommand: AsyncParsableCommand {
                 }
                 return
             }
+            guard try TableOptions.tables().isStandard else {
+                // oauthq only knows how to create DOT's own tables; swapped models are the project's.
+                throw CommandFailure(
+                    exitCode: 1,
+                    "swapped models are configured: create their tables with Django (manage.py migrate); use --check to verify them"
+                )
+            }
             let report = try await DOTSchema.migrate(on: db)
             for table in report.created { print("created: \(table)") }
             if report.created.isEmpty {

@@ -1,12 +1,12 @@
 import Foundation
 import JobQueue
-import Logging
 import JobQueueRedis
+import Logging
 import OAuthMaintenance
 import Postgres
 
-/// The worker's tasks — `ping`, `cleartokens`, `createapplication`, `clearcimdapplications` — as ``JobHandler``s, with one lazily
-/// opened PostgreSQL connection per slot.
+/// The worker's tasks — `ping`, `cleartokens`, `createapplication`, `clearcimdapplications` — as
+/// ``JobHandler``s, with one lazily opened PostgreSQL connection per slot.
 struct WorkerTasks: Sendable {
     /// Environment values for `cleartokens` (DOT's names); task kwargs override them.
     let clearTokensDefaults: [String: String]
