@@ -160,6 +160,33 @@ struct MaintenanceWorkerTests {
         }
     }
 
+    @Test("cleartokens with kwarg jobs: the walk split across connections, the same structured result; a bad jobs is a TypeError")
+    func clearTokensJobs() async throws {
+        try await TemporaryDatabase.with(prefix: "mw_ct") { database in
+            try await Self.seed(database)
+            let connection = try await database.connect()
+            try await connection.execute(
+                """
+                INSERT INTO oauth2_provider_accesstoken (token, expires, scope, application_id, user_id, created, updated, token_checksum, resource)
+                SELECT 't' || n, now() - interval '1 hour', '', NULL, NULL, now(), now(), 'c' || n, '[]' FROM generate_series(1, 5000) n
+                """
+            )
+            await connection.close()
+            let queue = TestEnvironment.uniqueName("mw_ct")
+            let worker = try Worker(queue: queue, database: database.url)
+            defer { Task { await worker.stop() } }
+            try await worker.waitUntilReady()
+            let outcomes = try await Self.call([
+                ["task": "cleartokens", "kwargs": ["jobs": 3, "CLEAR_EXPIRED_TOKENS_BATCH_SIZE": 100], "queue": queue],
+                ["task": "cleartokens", "kwargs": ["jobs": "3"], "queue": queue],
+            ])
+            let result = try #require(outcomes[0]["result"] as? [String: Any], "\(outcomes[0])")
+            let steps = try #require(result["steps"] as? [[String: Any]])
+            #expect(steps.first { $0["step"] as? String == "expired_access_tokens" }?["deleted"] as? Int == 5000)
+            #expect(outcomes[1]["type"] as? String == "TypeError")
+        }
+    }
+
     @Test("an added NOT NULL column: createapplication fails with the reason, the rest runs, the log says it once")
     func schemaDrift() async throws {
         try await TemporaryDatabase.with(prefix: "mw_dr") { database in
