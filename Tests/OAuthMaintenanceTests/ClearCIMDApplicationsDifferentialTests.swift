@@ -38,8 +38,13 @@ struct ClearCIMDApplicationsDifferentialTests {
     @Test("same rows remain and the same line is printed as by DOT's clearcimdapplications, for every batch size")
     func sameRowsAsDOT() async throws {
         let template = try await Self.template(prefix: "cc_tpl")
-        defer { Task { try? await template.drop() } }
-        try await Self.compareAll(template: template, tables: .standard)
+        do {
+            try await Self.compareAll(template: template, tables: .standard)
+        } catch {
+            try? await template.drop()
+            throw error
+        }
+        try? await template.drop()
     }
 
     /// Every batch size, two at a time (DOT's Django start-up dominates; the machine has two cores).
@@ -67,28 +72,32 @@ struct ClearCIMDApplicationsDifferentialTests {
         let label = "batch size \(size.map(String.init) ?? "default")"
         let dot = try await TemporaryDatabase.create(prefix: "cc_dot", template: template.name)
         let ours = try await TemporaryDatabase.create(prefix: "cc_oq", template: template.name)
-        defer { Task { try? await dot.drop(); try? await ours.drop() } }
+        do {
+            let reference = try await PythonReference.run(
+                "clearcimdapplications_at.py", ["--now", now] + (size.map { ["--batch-size", String($0)] } ?? []),
+                environment: environment.merging(["DATABASE_URL": dot.url]) { $1 }
+            )
+            #expect(reference.status == 0, "DOT failed [\(label)]: \(reference.stderr)")
 
-        let reference = try await PythonReference.run(
-            "clearcimdapplications_at.py", ["--now", now] + (size.map { ["--batch-size", String($0)] } ?? []),
-            environment: environment.merging(["DATABASE_URL": dot.url]) { $1 }
-        )
-        #expect(reference.status == 0, "DOT failed [\(label)]: \(reference.stderr)")
+            let connection = try await ours.connect()
+            let job = try ClearCIMDApplicationsJob(batchSize: size ?? ClearCIMDApplicationsJob.defaultBatchSize, tables: tables)
+            let summary = try await job.run(on: connection, now: try #require(ISO8601.parse(now)))
+            await connection.close()
 
-        let connection = try await ours.connect()
-        let job = try ClearCIMDApplicationsJob(batchSize: size ?? ClearCIMDApplicationsJob.defaultBatchSize, tables: tables)
-        let summary = try await job.run(on: connection, now: try #require(ISO8601.parse(now)))
-        await connection.close()
-
-        #expect(reference.stdout == summary.dotOutputLine + "\n", "[\(label)]")
-        let expected = try await TableSnapshot.take(dot.url, tables: tables)
-        let actual = try await TableSnapshot.take(ours.url, tables: tables)
-        #expect(actual == expected, "remaining rows differ [\(label)]: \(actual.difference(from: expected))")
-        #expect(summary.deleted > 100, "[\(label)]")
-        let appsBefore = before.tables[tables.application, default: []].count
-        #expect(summary.deleted == appsBefore - actual.tables[tables.application, default: []].count, "[\(label)]")
-        let pages = (summary.examined + summary.batchSize - 1) / summary.batchSize
-        #expect(summary.batches == pages, "[\(label)]")
+            #expect(reference.stdout == summary.dotOutputLine + "\n", "[\(label)]")
+            let expected = try await TableSnapshot.take(dot.url, tables: tables)
+            let actual = try await TableSnapshot.take(ours.url, tables: tables)
+            #expect(actual == expected, "remaining rows differ [\(label)]: \(actual.difference(from: expected))")
+            #expect(summary.deleted > 100, "[\(label)]")
+            let appsBefore = before.tables[tables.application, default: []].count
+            #expect(summary.deleted == appsBefore - actual.tables[tables.application, default: []].count, "[\(label)]")
+            let pages = (summary.examined + summary.batchSize - 1) / summary.batchSize
+            #expect(summary.batches == pages, "[\(label)]")
+        } catch {
+            try? await dot.drop(); try? await ours.drop()
+            throw error
+        }
+        try? await dot.drop(); try? await ours.drop()
     }
 
     @Test("the named scenarios end as DOT's rules say: nothing live, still expired, CIMD only")

@@ -64,124 +64,154 @@ struct SwappedModelsDifferentialTests {
     @Test("migrate --check's drift: only harmless differences (extra columns, bigint user keys)")
     func drift() async throws {
         let template = try await Self.migratedTemplate(prefix: "sw_dr")
-        defer { Task { try? await template.drop() } }
-        let connection = try await template.connect()
-        let report = try await DOTSchema.drift(on: connection, tables: try Self.tables())
-        await connection.close()
-        #expect(report.blocking.isEmpty, "\(report.blocking.map(\.description))")
-        #expect(report.harmless.contains { $0.subject == "column swapapp_client.tenant" })
+        do {
+            let connection = try await template.connect()
+            let report = try await DOTSchema.drift(on: connection, tables: try Self.tables())
+            await connection.close()
+            #expect(report.blocking.isEmpty, "\(report.blocking.map(\.description))")
+            #expect(report.harmless.contains { $0.subject == "column swapapp_client.tenant" })
+        } catch {
+            try? await template.drop()
+            throw error
+        }
+        try? await template.drop()
     }
 
     @Test("cleartokens: same rows left as DOT's, walking and by the cleanup indexes")
     func clearTokens() async throws {
         let template = try await Self.migratedTemplate(prefix: "sw_ct")
-        defer { Task { try? await template.drop() } }
-        let seed = try await PythonReference.run(
-            "seed.py", ["--scenarios", "--boundaries", "--count", "1500", "--seed", "9", "--now", Self.now, "--tables", Self.seedTables],
-            environment: ["DATABASE_URL": template.url]
-        )
-        try #require(seed.status == 0, "seed failed: \(seed.stderr)")
-        let tables = try Self.tables()
-        let combinations: [[String: String]] = [
-            [:], ["REFRESH_TOKEN_EXPIRE_SECONDS": "86400"],
-            ["REFRESH_TOKEN_EXPIRE_SECONDS": "3600.5", "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": "3600", "CLEAR_EXPIRED_TOKENS_BATCH_SIZE": "7"],
-            ["REFRESH_TOKEN_EXPIRE_SECONDS": "86400", "REFRESH_TOKEN_REUSE_PROTECTION": "true"],
-        ]
-        for values in combinations {
-            let label = values.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: " ")
-            let dot = try await TemporaryDatabase.create(prefix: "sw_ct_dot", template: template.name)
-            let ours = try await TemporaryDatabase.create(prefix: "sw_ct_oq", template: template.name)
-            let indexed = try await TemporaryDatabase.create(prefix: "sw_ct_ix", template: template.name)
-            defer { Task { try? await dot.drop(); try? await ours.drop(); try? await indexed.drop() } }
-            let reference = try await PythonReference.run(
-                "cleartokens_at.py", ["--now", Self.now],
-                environment: values.merging(Self.django) { $1 }.merging(["DATABASE_URL": dot.url]) { $1 },
-                removing: ClearTokensSettings.Key.allCases.map(\.rawValue).filter { values[$0] == nil }
+        do {
+            let seed = try await PythonReference.run(
+                "seed.py", ["--scenarios", "--boundaries", "--count", "1500", "--seed", "9", "--now", Self.now, "--tables", Self.seedTables],
+                environment: ["DATABASE_URL": template.url]
             )
-            #expect(reference.status == 0, "DOT failed [\(label)]: \(reference.stderr)")
-            let settings = try ClearTokensSettings(values: values)
-            let connection = try await ours.connect()
-            let summary = try await ClearTokensJob(settings: settings, tables: tables).run(on: connection, now: try #require(ISO8601.parse(Self.now)))
-            await connection.close()
-            let indexConnection = try await indexed.connect()
-            try await DOTSchema.createCleanupIndexes(on: indexConnection, tables: tables)
-            let indexSummary = try await ClearTokensJob(settings: settings, indexedFraction: 1, tables: tables)
-                .run(on: indexConnection, now: try #require(ISO8601.parse(Self.now)))
-            await indexConnection.close()
-            #expect(indexSummary.steps.allSatisfy { $0.skipped || $0.via == "index" }, "[\(label)]")
-            let expected = try await TableSnapshot.take(dot.url, tables: tables)
-            let actual = try await TableSnapshot.take(ours.url, tables: tables)
-            #expect(actual == expected, "remaining rows differ [\(label)]: \(actual.difference(from: expected))")
-            let actualIndexed = try await TableSnapshot.take(indexed.url, tables: tables)
-            #expect(actualIndexed == expected, "by index [\(label)]: \(actualIndexed.difference(from: expected))")
-            #expect(summary.totalDeleted > 500, "[\(label)]")
+            try #require(seed.status == 0, "seed failed: \(seed.stderr)")
+            let tables = try Self.tables()
+            let combinations: [[String: String]] = [
+                [:], ["REFRESH_TOKEN_EXPIRE_SECONDS": "86400"],
+                ["REFRESH_TOKEN_EXPIRE_SECONDS": "3600.5", "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": "3600", "CLEAR_EXPIRED_TOKENS_BATCH_SIZE": "7"],
+                ["REFRESH_TOKEN_EXPIRE_SECONDS": "86400", "REFRESH_TOKEN_REUSE_PROTECTION": "true"],
+            ]
+            for values in combinations {
+                let label = values.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: " ")
+                let dot = try await TemporaryDatabase.create(prefix: "sw_ct_dot", template: template.name)
+                let ours = try await TemporaryDatabase.create(prefix: "sw_ct_oq", template: template.name)
+                let indexed = try await TemporaryDatabase.create(prefix: "sw_ct_ix", template: template.name)
+                do {
+                    let reference = try await PythonReference.run(
+                        "cleartokens_at.py", ["--now", Self.now],
+                        environment: values.merging(Self.django) { $1 }.merging(["DATABASE_URL": dot.url]) { $1 },
+                        removing: ClearTokensSettings.Key.allCases.map(\.rawValue).filter { values[$0] == nil }
+                    )
+                    #expect(reference.status == 0, "DOT failed [\(label)]: \(reference.stderr)")
+                    let settings = try ClearTokensSettings(values: values)
+                    let connection = try await ours.connect()
+                    let summary = try await ClearTokensJob(settings: settings, tables: tables).run(on: connection, now: try #require(ISO8601.parse(Self.now)))
+                    await connection.close()
+                    let indexConnection = try await indexed.connect()
+                    try await DOTSchema.createCleanupIndexes(on: indexConnection, tables: tables)
+                    let indexSummary = try await ClearTokensJob(settings: settings, indexedFraction: 1, tables: tables)
+                        .run(on: indexConnection, now: try #require(ISO8601.parse(Self.now)))
+                    await indexConnection.close()
+                    #expect(indexSummary.steps.allSatisfy { $0.skipped || $0.via == "index" }, "[\(label)]")
+                    let expected = try await TableSnapshot.take(dot.url, tables: tables)
+                    let actual = try await TableSnapshot.take(ours.url, tables: tables)
+                    #expect(actual == expected, "remaining rows differ [\(label)]: \(actual.difference(from: expected))")
+                    let actualIndexed = try await TableSnapshot.take(indexed.url, tables: tables)
+                    #expect(actualIndexed == expected, "by index [\(label)]: \(actualIndexed.difference(from: expected))")
+                    #expect(summary.totalDeleted > 500, "[\(label)]")
+                } catch {
+                    try? await dot.drop(); try? await ours.drop(); try? await indexed.drop()
+                    throw error
+                }
+                try? await dot.drop(); try? await ours.drop(); try? await indexed.drop()
+            }
+        } catch {
+            try? await template.drop()
+            throw error
         }
+        try? await template.drop()
     }
 
     @Test("clearcimdapplications: same rows left and the same line as DOT's, for every batch size")
     func clearCIMDApplications() async throws {
         let template = try await ClearCIMDApplicationsDifferentialTests.template(prefix: "sw_cc", environment: Self.django, tables: Self.seedTables)
-        defer { Task { try? await template.drop() } }
-        try await ClearCIMDApplicationsDifferentialTests.compareAll(template: template, tables: try Self.tables(), environment: Self.django)
+        do {
+            try await ClearCIMDApplicationsDifferentialTests.compareAll(template: template, tables: try Self.tables(), environment: Self.django)
+        } catch {
+            try? await template.drop()
+            throw error
+        }
+        try? await template.drop()
     }
 
     @Test("createapplication: the same output and the same row as DOT's, valid and invalid")
     func createApplication() async throws {
         let template = try await Self.migratedTemplate(prefix: "sw_ca")
-        defer { Task { try? await template.drop() } }
-        let setup = try await template.connect()
-        try await setup.execute(
-            """
-            INSERT INTO swapapp_member (password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined)
-            VALUES ('!', false, 'owner', '', '', '', false, true, now())
-            """
-        )
-        try await setup.execute(
-            """
-            INSERT INTO swapapp_client (client_id, redirect_uris, client_type, authorization_grant_type, client_secret, name,
-                user_id, skip_authorization, created, updated, algorithm, post_logout_redirect_uris, hash_client_secret,
-                allowed_origins, registration_source, cimd_expires_at)
-            VALUES ('taken', '', 'public', 'password', '', 'x', NULL, false, now(), now(), '', '', false, '', 'manual', NULL)
-            """
-        )
-        await setup.close()
-        let cases: [(arguments: [String], request: CreateApplicationRequest)] = [
-            (
-                ["confidential", "password", "--client-id", "swap-1", "--user", "1", "--name", "Swap", "--client-secret", "plain", "--no-hash-client-secret"],
-                CreateApplicationRequest(
-                    clientType: "confidential", authorizationGrantType: "password", clientID: "swap-1", user: "1",
-                    clientSecret: "plain", hashClientSecret: false, name: "Swap"
-                )
-            ),
-            (
-                ["public", "authorization-code", "--client-id", "swap-2", "--redirect-uris", "https://a.example/cb", "--skip-authorization"],
-                CreateApplicationRequest(
-                    clientType: "public", authorizationGrantType: "authorization-code", clientID: "swap-2",
-                    redirectURIs: "https://a.example/cb", skipAuthorization: true
-                )
-            ),
-            (
-                ["confidential", "password", "--client-id", "taken", "--user", "999"],
-                CreateApplicationRequest(clientType: "confidential", authorizationGrantType: "password", clientID: "taken", user: "999")
-            ),
-        ]
-        let tables = try Self.tables()
-        for (arguments, request) in cases {
-            let dot = try await TemporaryDatabase.create(prefix: "sw_ca_dot", template: template.name)
-            let ours = try await TemporaryDatabase.create(prefix: "sw_ca_oq", template: template.name)
-            defer { Task { try? await dot.drop(); try? await ours.drop() } }
-            let reference = try await PythonReference.run(
-                "manage.py", ["createapplication"] + arguments, environment: Self.django.merging(["DATABASE_URL": dot.url]) { $1 }
+        do {
+            let setup = try await template.connect()
+            try await setup.execute(
+                """
+                INSERT INTO swapapp_member (password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined)
+                VALUES ('!', false, 'owner', '', '', '', false, true, now())
+                """
             )
-            #expect(reference.status == 0, "DOT failed: \(reference.stderr)")
-            let connection = try await ours.connect()
-            let result = try await CreateApplicationJob().run(request, on: connection, tables: tables)
-            await connection.close()
-            // A generated secret is random: compare its shape, and the rows without it.
-            let generated = arguments.contains("--client-secret") ? nil : "client_secret: "
-            #expect(Self.masked(result.outputLines.joined(separator: "\n") + "\n", generated) == Self.masked(reference.stdout, generated), "\(arguments)")
-            #expect(try await Self.applications(dot, masking: generated != nil) == Self.applications(ours, masking: generated != nil), "\(arguments)")
+            try await setup.execute(
+                """
+                INSERT INTO swapapp_client (client_id, redirect_uris, client_type, authorization_grant_type, client_secret, name,
+                    user_id, skip_authorization, created, updated, algorithm, post_logout_redirect_uris, hash_client_secret,
+                    allowed_origins, registration_source, cimd_expires_at)
+                VALUES ('taken', '', 'public', 'password', '', 'x', NULL, false, now(), now(), '', '', false, '', 'manual', NULL)
+                """
+            )
+            await setup.close()
+            let cases: [(arguments: [String], request: CreateApplicationRequest)] = [
+                (
+                    ["confidential", "password", "--client-id", "swap-1", "--user", "1", "--name", "Swap", "--client-secret", "plain", "--no-hash-client-secret"],
+                    CreateApplicationRequest(
+                        clientType: "confidential", authorizationGrantType: "password", clientID: "swap-1", user: "1",
+                        clientSecret: "plain", hashClientSecret: false, name: "Swap"
+                    )
+                ),
+                (
+                    ["public", "authorization-code", "--client-id", "swap-2", "--redirect-uris", "https://a.example/cb", "--skip-authorization"],
+                    CreateApplicationRequest(
+                        clientType: "public", authorizationGrantType: "authorization-code", clientID: "swap-2",
+                        redirectURIs: "https://a.example/cb", skipAuthorization: true
+                    )
+                ),
+                (
+                    ["confidential", "password", "--client-id", "taken", "--user", "999"],
+                    CreateApplicationRequest(clientType: "confidential", authorizationGrantType: "password", clientID: "taken", user: "999")
+                ),
+            ]
+            let tables = try Self.tables()
+            for (arguments, request) in cases {
+                let dot = try await TemporaryDatabase.create(prefix: "sw_ca_dot", template: template.name)
+                let ours = try await TemporaryDatabase.create(prefix: "sw_ca_oq", template: template.name)
+                do {
+                    let reference = try await PythonReference.run(
+                        "manage.py", ["createapplication"] + arguments, environment: Self.django.merging(["DATABASE_URL": dot.url]) { $1 }
+                    )
+                    #expect(reference.status == 0, "DOT failed: \(reference.stderr)")
+                    let connection = try await ours.connect()
+                    let result = try await CreateApplicationJob().run(request, on: connection, tables: tables)
+                    await connection.close()
+                    // A generated secret is random: compare its shape, and the rows without it.
+                    let generated = arguments.contains("--client-secret") ? nil : "client_secret: "
+                    #expect(Self.masked(result.outputLines.joined(separator: "\n") + "\n", generated) == Self.masked(reference.stdout, generated), "\(arguments)")
+                    #expect(try await Self.applications(dot, masking: generated != nil) == Self.applications(ours, masking: generated != nil), "\(arguments)")
+                } catch {
+                    try? await dot.drop(); try? await ours.drop()
+                    throw error
+                }
+                try? await dot.drop(); try? await ours.drop()
+            }
+        } catch {
+            try? await template.drop()
+            throw error
         }
+        try? await template.drop()
     }
 
     /// stdout with a generated secret's 128 characters replaced by their count.
