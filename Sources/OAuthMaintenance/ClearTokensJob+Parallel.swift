@@ -2,12 +2,14 @@ import Foundation
 import Postgres
 import Synchronization
 
-/// `--jobs N`: each primary-key walk split into N contiguous id slices walked at once, one connection
-/// each. The passes still run one after the other in DOT's order, and the single-flight lock stays on
-/// the run's own connection throughout.
+/// `--jobs N`: each primary-key walk split across N connections walking at once. The walk's windows of
+/// `batchSize` ids are dealt out in turn (connection k takes windows k, k+N, k+2N, …), so the N
+/// connections work side by side on neighbouring pages of the table instead of N distant regions
+/// (one working set, the table read in order). The passes still run one after the other in DOT's
+/// order, and the single-flight lock stays on the run's own connection throughout.
 ///
-/// The slices delete exactly the rows one walk deletes: a walk's filters read only columns its own
-/// deletions never change (see ``ClearTokensWalk``), and the SET NULL / CASCADE updates of two slices
+/// The connections delete exactly the rows one walk deletes: a walk's filters read only columns its own
+/// deletions never change (see ``ClearTokensWalk``), and the SET NULL / CASCADE updates of two windows
 /// never touch the same row (each access token names at most one source refresh token and one ID token,
 /// each refresh token at most one access token). Every batch is still one statement and one
 /// transaction; a deadlock or serialization failure reruns it.
@@ -29,37 +31,19 @@ extension ClearTokensJob {
         return helpers
     }
 
-    /// `first...last` cut into `count` contiguous slices (fewer when the range is smaller).
-    static func slices(first: Int64, last: Int64, count: Int) -> [ClosedRange<Int64>] {
-        guard last > first, count > 1 else { return [first...max(first, last)] }
-        let (span, overflow) = last.subtractingReportingOverflow(first)
-        guard !overflow else { return [first...last] }
-        let width = UInt64(span) / UInt64(count) + 1
-        var result: [ClosedRange<Int64>] = []
-        var low = first
-        while low <= last {
-            let (end, over) = low.addingReportingOverflow(Int64(width) - 1)
-            let high = over ? last : min(end, last)
-            result.append(low...high)
-            if high == last { break }
-            low = high + 1
-        }
-        return result
-    }
-
     private struct Tally: Sendable {
         var deleted: [Int]
         var batches = 0
         var fractions: [Double]
     }
 
-    /// The slices' shared counts.
+    /// The connections' shared counts.
     private final class SharedTally: Sendable {
         let state: Mutex<Tally>
         init(_ tally: Tally) { state = Mutex(tally) }
     }
 
-    /// One walk over `connections.count` slices at once.
+    /// One walk over `connections.count` connections at once.
     func parallelWalk(
         _ walk: ClearTokensWalk,
         on connections: [PostgresConnection],
@@ -74,14 +58,15 @@ extension ClearTokensJob {
                 step.isSkipped(cutoffs) ? nil : .init(step: step, deleted: 0, skipped: false, batches: 0, seconds: 0, via: "walk")
             }
         }
-        let slices = Self.slices(first: first, last: last, count: connections.count)
-        let tally = SharedTally(Tally(deleted: [Int](repeating: 0, count: walk.steps.count), fractions: [Double](repeating: 0, count: slices.count)))
+        let stripes = connections.count
+        let tally = SharedTally(Tally(deleted: [Int](repeating: 0, count: walk.steps.count), fractions: [Double](repeating: 0, count: stripes)))
         try await withoutActuallyEscaping(progress) { report in
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for (index, slice) in slices.enumerated() {
-                    let connection = connections[index]
+                for (index, connection) in connections.enumerated() {
                     group.addTask {
-                        try await self.walkSlice(walk, slice, on: connection, cutoffs: cutoffs) { counts, fraction in
+                        try await self.walkStripe(
+                            walk, stripe: index, of: stripes, first: first, last: last, on: connection, cutoffs: cutoffs
+                        ) { counts, fraction in
                             let event = tally.state.withLock { tally -> ClearTokensProgress in
                                 for i in counts.indices { tally.deleted[i] += counts[i] }
                                 tally.batches += 1
@@ -104,28 +89,45 @@ extension ClearTokensJob {
         }
     }
 
-    /// Walks the ids of one slice in windows of the batch size; `batchDone` gets each batch's counts
-    /// and how far the slice is.
-    private func walkSlice(
+    /// Walks windows `stripe`, `stripe + stripes`, … of `batchSize` ids from `first` up to `last`;
+    /// `batchDone` gets each batch's counts and how far the walk is. After a window, a stripe skips to
+    /// its first window at or after the next existing id, so gaps in the ids cost nothing.
+    private func walkStripe(
         _ walk: ClearTokensWalk,
-        _ slice: ClosedRange<Int64>,
+        stripe: Int,
+        of stripes: Int,
+        first: Int64,
+        last: Int64,
         on connection: PostgresConnection,
         cutoffs: ClearTokensCutoffs,
         batchDone: @Sendable ([Int], Double) -> Void
     ) async throws {
-        var next: Int64? = slice.lowerBound
-        while let low = next, low <= slice.upperBound {
+        let width = Int64(settings.batchSize)
+        let count = Int64(stripes)
+        let span = Double(last) - Double(first) + 1
+        var window = Int64(stripe)
+        while true {
             try Task.checkCancellation()
-            let (end, overflow) = low.addingReportingOverflow(Int64(settings.batchSize) - 1)
-            let high = overflow ? slice.upperBound : min(end, slice.upperBound)
+            let (offset, overflowA) = window.multipliedReportingOverflow(by: width)
+            let (low, overflowB) = first.addingReportingOverflow(offset)
+            guard !overflowA, !overflowB, low <= last else { break }
+            let (end, overflowC) = low.addingReportingOverflow(width - 1)
+            let high = overflowC ? Int64.max : end
             let row = try await Self.batch(tables.rewrite(walk.batch(cutoffs, from: low, through: high)), on: connection)
             let counts = try walk.steps.indices.map { Int(try row.decode(Int64.self, column: $0)) }
-            next = try row.decode(Int64?.self, column: walk.steps.count)
-            let finished = next.map { $0 > slice.upperBound } ?? true
-            batchDone(counts, finished ? 1 : MaintenanceProgress.fraction(of: high, from: slice.lowerBound, through: slice.upperBound))
+            let next = try row.decode(Int64?.self, column: walk.steps.count)
+            let finished = next.map { $0 > last } ?? true
+            batchDone(counts, finished ? 1 : min((Double(high) - Double(first) + 1) / span, 1))
             if settings.batchInterval > 0 {
                 try await Task.sleep(for: .milliseconds(Int64(settings.batchInterval * 1000)))
             }
+            guard let next, !finished else { break }
+            // The window holding `next`, then this stripe's first window at or after it.
+            let (distance, overflowD) = next.subtractingReportingOverflow(first)
+            guard !overflowD else { break }
+            let holding = distance / width
+            let following = window + count
+            window = holding <= following ? following : holding + (Int64(stripe) - holding % count + count) % count
         }
     }
 }
