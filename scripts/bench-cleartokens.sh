@@ -6,7 +6,9 @@
 #                                              refresh tokens, ID tokens and grants: tests/reference/seed.py)
 #
 # Settings: REFRESH_TOKEN_EXPIRE_SECONDS=86400 (all six steps have work), batch size 10000, one frozen
-# `now` shared by every run so all four must end with identical tables (checked). Then a second round
+# `now` shared by every run so all must end with identical tables (checked); the first round also runs
+# `oauthq cleartokens --jobs 2` and `--jobs 4` and `--no-progress` (the cost of progress reporting),
+# each on its own copy (scripts/bench-cleartokens-jobs.sh repeats just those). Then a second round
 # an hour later on the results (the daily/hourly steady state, where few rows are due). Prints two
 # Markdown tables: seconds, ratio to the floor, speed-up over DOT, peak RSS of the client process.
 set -euo pipefail
@@ -36,7 +38,7 @@ ROWS="$(psql "$(url_for $TPL)" -qAt -c "SELECT (SELECT count(*) FROM oauth2_prov
 echo "== seeded: $ROWS" >&2
 
 clone() { psql_admin "DROP DATABASE IF EXISTS $1 WITH (FORCE)"; psql_admin "CREATE DATABASE $1 TEMPLATE $TPL"; }
-for db in bench_ct_dot bench_ct_oauthq bench_ct_floor bench_ct_idx; do clone $db; done
+for db in bench_ct_dot bench_ct_oauthq bench_ct_floor bench_ct_idx bench_ct_j2 bench_ct_j4 bench_ct_noprog; do clone $db; done
 echo "== building the opt-in cleanup indexes on bench_ct_idx (not timed)" >&2
 "$OAUTHQ" migrate --cleanup-indexes --database-url "$(url_for bench_ct_idx)" >/dev/null
 psql "$(url_for bench_ct_idx)" -qc "ANALYZE" >/dev/null
@@ -77,8 +79,15 @@ round() { # suffix, now
     run "floor$r" psql "$(url_for bench_ct_floor)" -qc "CALL oauthq_bench_floor('$now'::timestamptz, '$now'::timestamptz,
         '$now'::timestamptz - interval '$EXPIRE seconds', $BATCH)"
     run "oauthq_idx$r" "$OAUTHQ" cleartokens --database-url "$(url_for bench_ct_idx)" --now "$now"
+    local extra=()
+    if [ "$r" = _first ]; then
+        run "oauthq_j2$r" "$OAUTHQ" cleartokens --database-url "$(url_for bench_ct_j2)" --now "$now" --jobs 2
+        run "oauthq_j4$r" "$OAUTHQ" cleartokens --database-url "$(url_for bench_ct_j4)" --now "$now" --jobs 4
+        run "oauthq_noprog$r" "$OAUTHQ" cleartokens --database-url "$(url_for bench_ct_noprog)" --now "$now" --no-progress
+        extra=(bench_ct_j2 bench_ct_j4 bench_ct_noprog)
+    fi
     local ref; ref="$(fingerprint bench_ct_dot)"
-    for db in bench_ct_oauthq bench_ct_floor bench_ct_idx; do
+    for db in bench_ct_oauthq bench_ct_floor bench_ct_idx "${extra[@]}"; do
         [ "$(fingerprint $db)" = "$ref" ] || { echo "bench: $db does not end with DOT's rows" >&2; exit 1; }
     done
     DELETED[$r]=$(( LEFT_BEFORE - $(rows_left bench_ct_dot) ))
@@ -90,13 +99,18 @@ table() { # suffix
     local r="$1"
     echo "| run | seconds | vs SQL floor | speed-up over DOT | peak RSS (client) |"
     echo "|---|---:|---:|---:|---:|"
-    for name in dot floor oauthq oauthq_idx; do
+    local names=(dot floor oauthq oauthq_idx)
+    [ "$r" = _first ] && names+=(oauthq_j2 oauthq_j4 oauthq_noprog)
+    for name in "${names[@]}"; do
         local label="$name" key="$name$r"
         case $name in
         dot) label="DOT 3.4.1 manage.py cleartokens" ;;
         floor) label="hand-written batched SQL floor" ;;
         oauthq) label="oauthq cleartokens" ;;
         oauthq_idx) label="oauthq cleartokens + cleanup indexes" ;;
+        oauthq_j2) label="oauthq cleartokens --jobs 2 ($(ratio "${SECS[oauthq$r]}" "${SECS[$key]}")× --jobs 1)" ;;
+        oauthq_j4) label="oauthq cleartokens --jobs 4 ($(ratio "${SECS[oauthq$r]}" "${SECS[$key]}")× --jobs 1)" ;;
+        oauthq_noprog) label="oauthq cleartokens --no-progress" ;;
         esac
         echo "| $label | ${SECS[$key]} | $(ratio "${SECS[$key]}" "${SECS[floor$r]}")× | $(ratio "${SECS[dot$r]}" "${SECS[$key]}")× | $((${RSS[$key]} / 1024)) MiB |"
     done
@@ -113,11 +127,11 @@ round "_later" "$LATER"
 echo
 echo "cleartokens, $UNITS units ($ROWS), EXPIRE=$EXPIRE, batch $BATCH"
 echo
-echo "First run (deletes ${DELETED[_first]} rows; the remaining rows are identical in all four runs):"
+echo "First run (deletes ${DELETED[_first]} rows; the remaining rows are identical in all runs):"
 echo
 table "_first"
 echo
 echo "Next run an hour later (deletes ${DELETED[_later]} rows; identical in all four runs again):"
 echo
 table "_later"
-for db in $TPL bench_ct_dot bench_ct_oauthq bench_ct_floor bench_ct_idx; do psql_admin "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done
+for db in $TPL bench_ct_dot bench_ct_oauthq bench_ct_floor bench_ct_idx bench_ct_j2 bench_ct_j4 bench_ct_noprog; do psql_admin "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done

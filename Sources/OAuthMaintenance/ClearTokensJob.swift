@@ -21,9 +21,26 @@ public struct ClearTokensJob: Sendable {
     /// indexes; 1 always does when they exist.
     public var indexedFraction: Double
 
-    public init(settings: ClearTokensSettings, indexedFraction: Double = 0.1) {
+    /// Where DOT's models live (DOT's own tables, or a project's swapped models).
+    public var tables: DOTTables
+
+    /// Connections that split each primary-key walk (`--jobs N`: N in all, the run's own included),
+    /// 1 to ``maxJobs``. More than one needs ``connect``.
+    public var jobs: Int
+    /// The most connections one run walks with.
+    public static let maxJobs = 16
+    /// Opens the extra connections of a parallel walk (closed when the run ends).
+    public var connect: (@Sendable () async throws -> PostgresConnection)?
+
+    public init(
+        settings: ClearTokensSettings, indexedFraction: Double = 0.1, tables: DOTTables = .standard, jobs: Int = 1,
+        connect: (@Sendable () async throws -> PostgresConnection)? = nil
+    ) {
         self.settings = settings
         self.indexedFraction = indexedFraction
+        self.tables = tables
+        self.jobs = min(max(jobs, 1), Self.maxJobs)
+        self.connect = connect
     }
 
     /// Runs the six steps against DOT's tables in the connection's current schema.
@@ -57,7 +74,14 @@ public struct ClearTokensJob: Sendable {
                 // Committing without waiting for the WAL flush loses at most the last batches on a
                 // server crash: they are rolled back as a whole and the next run deletes their rows.
                 try await connection.execute("SET synchronous_commit TO off")
-                steps = try await deleteSteps(on: connection, cutoffs: cutoffs, progress: progress)
+                let helpers = try await openHelpers()
+                do {
+                    steps = try await deleteSteps(on: connection, helpers: helpers, cutoffs: cutoffs, progress: progress)
+                } catch {
+                    for helper in helpers { await helper.close() }
+                    throw error
+                }
+                for helper in helpers { await helper.close() }
                 try await connection.execute("RESET synchronous_commit")
             }
         } catch {
@@ -91,17 +115,17 @@ public struct ClearTokensJob: Sendable {
     /// are few enough (``indexedFraction``), by a probe that counts at most that many through the index.
     private func indexedSteps(on connection: PostgresConnection, cutoffs: ClearTokensCutoffs) async throws -> Set<ClearTokensStep> {
         guard indexedFraction > 0 else { return [] }
-        let indexes = try await DOTSchema.validCleanupIndexes(on: connection)
+        let indexes = try await DOTSchema.validCleanupIndexes(on: connection, tables: tables)
         var chosen = Set<ClearTokensStep>()
         for step in ClearTokensStep.allCases where !step.isSkipped(cutoffs) && step.cleanupIndexes.allSatisfy(indexes.contains) {
             if indexedFraction >= 1 {
                 chosen.insert(step)
                 continue
             }
-            let rows = try await connection.run(step.walkedTableRows).rows.first?.decode(Double?.self, column: 0) ?? nil
+            let rows = try await connection.run(tables.rewrite(step.walkedTableRows)).rows.first?.decode(Double?.self, column: 0) ?? nil
             guard let rows, rows > 0 else { continue }  // never analysed: the walk is the safe choice
             let cap = Int((rows * indexedFraction).rounded(.up))
-            let found = try await connection.run(step.candidateCount(cutoffs, limit: cap + 1)).rows.first?
+            let found = try await connection.run(tables.rewrite(step.candidateCount(cutoffs, limit: cap + 1))).rows.first?
                 .decode(Int64.self, column: 0) ?? 0
             if found <= cap { chosen.insert(step) }
         }
@@ -111,6 +135,7 @@ public struct ClearTokensJob: Sendable {
     /// The deleting run: the passes in order, each step's result reported as soon as it is known.
     private func deleteSteps(
         on connection: PostgresConnection,
+        helpers: [PostgresConnection],
         cutoffs: ClearTokensCutoffs,
         progress: @Sendable (ClearTokensProgress) -> Void
     ) async throws -> [ClearTokensSummary.StepResult] {
@@ -128,7 +153,13 @@ public struct ClearTokensJob: Sendable {
         }
         var reported = Set<ClearTokensStep>()
         for pass in Self.passes(cutoffs: cutoffs, indexed: indexed) {
-            for result in try await run(pass, on: connection, cutoffs: cutoffs, progress: progress) {
+            let passResults: [ClearTokensSummary.StepResult]
+            if case .walk(let walk) = pass, !helpers.isEmpty {
+                passResults = try await parallelWalk(walk, on: [connection] + helpers, cutoffs: cutoffs, progress: progress)
+            } else {
+                passResults = try await run(pass, on: connection, cutoffs: cutoffs, progress: progress)
+            }
+            for result in passResults {
                 results[result.step] = result
             }
             let known = Set(results.keys)
@@ -150,22 +181,28 @@ public struct ClearTokensJob: Sendable {
         let steps = pass.steps.filter { !$0.isSkipped(cutoffs) }
         var deleted = [Int](repeating: 0, count: pass.steps.count)
         var batches = 0
+        var fraction = 0.0
         func batchDone() async throws {
             batches += 1
-            progress(.batch(steps, deletedSoFar: deleted.reduce(0, +), batches: batches))
+            progress(.batch(steps, deletedSoFar: deleted.reduce(0, +), batches: batches, fraction: fraction))
             if settings.batchInterval > 0 {
                 try await Task.sleep(for: .milliseconds(Int64(settings.batchInterval * 1000)))
             }
         }
         switch pass {
         case .walk(let walk):
-            var next = try await connection.run(walk.firstID).rows.first?.decode(Int64?.self, column: 0)
+            let range = try await connection.run(tables.rewrite(walk.idRange)).rows.first
+            var next = try range?.decode(Int64?.self, column: 0)
+            let first = next ?? 0
+            let last = try range?.decode(Int64?.self, column: 1) ?? first
             while let low = next {
                 try Task.checkCancellation()
-                let high = low + Int64(settings.batchSize) - 1
-                let row = try await Self.batch(walk.batch(cutoffs, from: low, through: high), on: connection)
+                let (high, overflow) = low.addingReportingOverflow(Int64(settings.batchSize) - 1)
+                let windowEnd = overflow ? Int64.max : high
+                let row = try await Self.batch(tables.rewrite(walk.batch(cutoffs, from: low, through: windowEnd)), on: connection)
                 for index in deleted.indices { deleted[index] += Int(try row.decode(Int64.self, column: index)) }
                 next = try row.decode(Int64?.self, column: deleted.count)
+                fraction = next == nil ? 1 : MaintenanceProgress.fraction(of: min(windowEnd, last), from: first, through: max(last, first))
                 try await batchDone()
             }
         case .indexed(let step):
@@ -173,7 +210,7 @@ public struct ClearTokensJob: Sendable {
             while true {
                 try Task.checkCancellation()
                 let query = step.indexedBatch(cutoffs, after: cursor, limit: settings.batchSize)
-                let row = try await Self.batch(query, on: connection)
+                let row = try await Self.batch(tables.rewrite(query), on: connection)
                 let picked = try row.decode(Int64.self, column: 0)
                 deleted[0] += Int(try row.decode(Int64.self, column: 1))
                 if picked == 0 { break }
@@ -193,7 +230,7 @@ public struct ClearTokensJob: Sendable {
 
     /// Runs one batch statement, again when PostgreSQL chose it as a deadlock victim or failed it on
     /// a serialization conflict with the application (the batch rolled back, so a rerun is safe).
-    private static func batch(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> PostgresRow {
+    static func batch(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> PostgresRow {
         var attempt = 0
         while true {
             do {
@@ -214,14 +251,15 @@ public struct ClearTokensJob: Sendable {
         on connection: PostgresConnection,
         cutoffs: ClearTokensCutoffs
     ) async throws -> [ClearTokensSummary.StepResult] {
-        try await connection.transaction { conn in
+        let tables = tables
+        return try await connection.transaction { conn in
             try conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             return try ClearTokensStep.allCases.map { step in
                 let started = ContinuousClock.now
                 if step.isSkipped(cutoffs) {
                     return .init(step: step, deleted: 0, skipped: true, batches: 0, seconds: 0, via: "")
                 }
-                let count = try conn.query(step.dryRunCount(cutoffs)).rows.first?.decode(Int64.self, column: 0) ?? 0
+                let count = try conn.query(tables.rewrite(step.dryRunCount(cutoffs))).rows.first?.decode(Int64.self, column: 0) ?? 0
                 return .init(
                     step: step, deleted: Int(count), skipped: false, batches: 0,
                     seconds: (ContinuousClock.now - started).seconds, via: "count"

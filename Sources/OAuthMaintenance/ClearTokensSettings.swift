@@ -127,7 +127,7 @@ public struct ClearTokensSettings: Sendable, Equatable {
         return value
     }
 
-    /// DOT 3.4.1's cutoffs for one `now` (docs/dot-compatibility.md#cutoffs).
+    /// DOT 3.4.1's cutoffs for one `now` (docs/dot-compatibility.md#cutoffs; `REFRESH_TOKEN_REUSE_PROTECTION` moves the first).
     public func cutoffs(now: Date) -> ClearTokensCutoffs {
         let expireCutoff = expiryDisabled ? nil : now.addingTimeInterval(-(refreshTokenExpireSeconds ?? 0))
         var revokedCutoff: Date? =

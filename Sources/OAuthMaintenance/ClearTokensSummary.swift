@@ -55,8 +55,20 @@ public struct ClearTokensError: Error, CustomStringConvertible, Equatable {
 
 /// Progress reports, one per batch and one per step.
 public enum ClearTokensProgress: Sendable {
-    /// A batch finished: the rows its pass (one step, or steps 1–3 together) deleted so far.
-    case batch([ClearTokensStep], deletedSoFar: Int, batches: Int)
+    /// A batch finished: the rows its pass (one step, or steps 1–3 together) deleted so far, and how far
+    /// its walk is through the table's id range (0 to 1; 0 for a pass driven by a cleanup index).
+    case batch([ClearTokensStep], deletedSoFar: Int, batches: Int, fraction: Double)
     /// A step finished.
     case step(ClearTokensSummary.StepResult)
+}
+
+extension ClearTokensProgress {
+    /// The batch report as the worker's `PROGRESS` meta and the progress lines show it (`step` names the
+    /// pass: one step, or steps 1–3 joined by commas); nil for a step's end.
+    public var maintenanceProgress: MaintenanceProgress? {
+        guard case .batch(let steps, let deleted, let batches, let fraction) = self else { return nil }
+        return MaintenanceProgress(
+            step: steps.map(\.rawValue).joined(separator: ","), deleted: deleted, batches: batches, fraction: fraction
+        )
+    }
 }

@@ -48,6 +48,12 @@ enum ClearTokensWalk: CaseIterable, Sendable {
         PostgresQuery(unsafeSQL: "SELECT min(id) FROM \(table)")
     }
 
+    /// The smallest and largest id (NULLs for an empty table): where the walk starts, and what its
+    /// progress is measured against (both are one probe of the primary key index).
+    var idRange: PostgresQuery {
+        PostgresQuery(unsafeSQL: "SELECT min(id), max(id) FROM \(table)")
+    }
+
     /// One batch over the ids `low...high`: returns the rows deleted for each of ``steps``, then the
     /// next id after the window (NULL when none is left), so gaps in the ids cost nothing.
     ///

@@ -41,16 +41,17 @@ extension DOTSchema {
     /// or built by an earlier oauthq on other columns, is dropped and built again.
     /// - Returns: the names of the indexes built by this call.
     @discardableResult
-    public static func createCleanupIndexes(on connection: PostgresConnection) async throws -> [String] {
+    public static func createCleanupIndexes(on connection: PostgresConnection, tables: DOTTables = .standard) async throws -> [String] {
         let present = try await cleanupIndexStates(on: connection)
         var built: [String] = []
         for index in cleanupIndexes {
             if let state = present[index.name] {
-                if state.valid && state.columns == index.columns { continue }
+                let table = tables.rewrite(sql: index.table).filter { $0 != "\"" }
+                if state.valid && state.columns == index.columns && state.table == table { continue }
                 try await connection.execute(PostgresQuery(unsafeSQL: "DROP INDEX CONCURRENTLY \(index.name)"))
             }
             try await connection.execute(
-                PostgresQuery(unsafeSQL: "CREATE INDEX CONCURRENTLY \(index.name) ON \(index.definition)")
+                PostgresQuery(unsafeSQL: "CREATE INDEX CONCURRENTLY \(index.name) ON \(tables.rewrite(sql: index.definition))")
             )
             built.append(index.name)
         }
@@ -59,21 +60,26 @@ extension DOTSchema {
 
     /// The names of the cleanup indexes that exist, are valid and have the current columns: the ones
     /// `cleartokens` may drive its steps with.
-    public static func validCleanupIndexes(on connection: PostgresConnection) async throws -> Set<String> {
+    public static func validCleanupIndexes(on connection: PostgresConnection, tables: DOTTables = .standard) async throws -> Set<String> {
         let present = try await cleanupIndexStates(on: connection)
-        return Set(cleanupIndexes.filter { present[$0.name] == .init(valid: true, columns: $0.columns) }.map(\.name))
+        return Set(
+            cleanupIndexes.filter {
+                present[$0.name] == .init(valid: true, columns: $0.columns, table: tables.rewrite(sql: $0.table).filter { $0 != "\"" })
+            }.map(\.name)
+        )
     }
 
     private struct IndexState: Equatable {
         var valid: Bool
         var columns: [String]
+        var table: String
     }
 
     /// Every `oauthq_` index of the current schema: whether it is valid, and its key columns in order.
     private static func cleanupIndexStates(on connection: PostgresConnection) async throws -> [String: IndexState] {
         let rows = try await connection.query(
             """
-            SELECT c.relname::text, i.indisvalid, array_to_string(ARRAY(
+            SELECT c.relname::text, i.indisvalid, (SELECT t.relname::text FROM pg_class t WHERE t.oid = i.indrelid), array_to_string(ARRAY(
                 SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n), ',')
             FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -84,7 +90,8 @@ extension DOTSchema {
         for row in rows {
             states[try row.decode(String.self, column: 0)] = IndexState(
                 valid: try row.decode(Bool.self, column: 1),
-                columns: try row.decode(String.self, column: 2).split(separator: ",").map(String.init)
+                columns: try row.decode(String.self, column: 3).split(separator: ",").map(String.init),
+                table: try row.decode(String.self, column: 2)
             )
         }
         return states
@@ -92,6 +99,9 @@ extension DOTSchema {
 }
 
 extension DOTSchema.CleanupIndex {
+    /// The (standard) table it indexes, as written in the definition.
+    var table: String { String(definition.prefix { $0 != " " }) }
+
     /// The key columns, in order, as written in the definition.
     var columns: [String] {
         guard let open = definition.firstIndex(of: "("), let close = definition.firstIndex(of: ")") else { return [] }

@@ -13,7 +13,9 @@ struct ClearTokensCommand: AsyncParsableCommand {
             Settings come from the environment with DOT's names (REFRESH_TOKEN_EXPIRE_SECONDS, \
             REFRESH_TOKEN_GRACE_PERIOD_SECONDS, REFRESH_TOKEN_REUSE_PROTECTION, \
             CLEAR_EXPIRED_TOKENS_BATCH_SIZE, CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL); flags override them. \
-            A progress line per step goes to stderr. Exit status: 0 done, 1 configuration or database \
+            Progress goes to stderr: on a terminal a live line per running step, redrawn about twice a \
+            second, that becomes the step's summary line; otherwise a progress line every 10 s and the \
+            summary line per step. Exit status: 0 done, 1 configuration or database \
             error, 75 another run holds the lock (nothing done).
             """
     )
@@ -38,11 +40,20 @@ struct ClearTokensCommand: AsyncParsableCommand {
     @Option(name: .customLong("index-fraction"), help: "With the cleanup indexes (migrate --cleanup-indexes): drive a step by its index when it deletes at most this fraction of its table (0: never, 1: always).")
     var indexFraction: Double = 0.1
 
+    @Option(help: "Connections that split each step's primary-key walk (1-16; the steps still run in DOT's order).")
+    var jobs = 1
+
     @Flag(help: "Print what each step would delete; delete nothing.")
     var dryRun = false
 
     @Flag(help: "Print the summary as JSON on stdout.")
     var json = false
+
+    @Flag(inversion: .prefixedNo, help: "Live progress (terminal) or a progress line every 10 s (otherwise) on stderr.")
+    var progress = true
+
+    @Option(help: .hidden)  // seconds between progress lines when stderr is not a terminal (tests)
+    var progressInterval: Double = 10
 
     @Option(help: .hidden)  // ISO 8601 instant to use as the run's `now` (benchmarks, replays)
     var now: String?
@@ -76,6 +87,9 @@ struct ClearTokensCommand: AsyncParsableCommand {
             if settings.expiryDisabled {
                 FileHandle.standardError.write(Data((ClearTokensSettings.expiryDisabledWarning + "\n").utf8))
             }
+            guard (1...ClearTokensJob.maxJobs).contains(jobs) else {
+                throw CommandFailure(exitCode: 2, "--jobs must be between 1 and \(ClearTokensJob.maxJobs)")
+            }
             guard (0...1).contains(indexFraction) else {
                 throw CommandFailure(exitCode: 2, "--index-fraction must be between 0 and 1")
             }
@@ -87,11 +101,24 @@ struct ClearTokensCommand: AsyncParsableCommand {
                 }
                 instant = parsed
             }
-            let db = try await PostgresConnection.connect(PostgresConfiguration(url: connection.databaseURL()))
+            let tables = try TableOptions.tables()
+            let configuration = try PostgresConfiguration(url: connection.databaseURL())
+            let db = try await PostgresConnection.connect(configuration)
             let summary: ClearTokensSummary
             do {
-                summary = try await ClearTokensJob(settings: settings, indexedFraction: indexFraction).run(on: db, now: instant, dryRun: dryRun) { event in
-                    if case .step(let result) = event { Console.info(Self.describe(result, dryRun: dryRun)) }
+                let reporter = progress ? ProgressReporter(logInterval: .milliseconds(Int64(min(max(progressInterval.isFinite ? progressInterval : 10, 0.01), 3600) * 1000))) : nil
+                let dryRun = dryRun
+                summary = try await ClearTokensJob(
+                    settings: settings, indexedFraction: indexFraction, tables: tables, jobs: jobs,
+                    connect: { try await PostgresConnection.connect(configuration) }
+                ).run(on: db, now: instant, dryRun: dryRun) { event in
+                    switch event {
+                    case .step(let result):
+                        let line = Self.describe(result, dryRun: dryRun)
+                        if let reporter { reporter.finish(result.step.rawValue, summary: line) } else { Console.info(line) }
+                    case .batch:
+                        if let reporter, let update = event.maintenanceProgress { reporter.update(update) }
+                    }
                 }
             } catch let error as ClearTokensError where error.code == .alreadyRunning {
                 throw CommandFailure(exitCode: Self.lockedExitCode, error.description)

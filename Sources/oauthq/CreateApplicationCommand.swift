@@ -77,8 +77,13 @@ struct CreateApplicationCommand: AsyncParsableCommand {
             } catch let error as CreateApplicationSettings.ConfigurationError {
                 throw CommandFailure(exitCode: 1, error.description)
             }
+            let tables = try TableOptions.tables()
             let db = try await PostgresConnection.connect(PostgresConfiguration(url: connection.databaseURL()))
-            let result = try await CreateApplicationJob(settings: settings).run(request, on: db)
+            // A newer DOT's NOT NULL column (or another blocking drift) would fail the INSERT: refuse, naming it.
+            if let refusal = try await DOTSchema.drift(on: db, tables: tables).refusal(task: CreateApplicationJob.jobName) {
+                throw CommandFailure(exitCode: 1, refusal)
+            }
+            let result = try await CreateApplicationJob(settings: settings).run(request, on: db, tables: tables)
             await db.close()
             // stdout, like DOT: the secret (when generated) appears here and nowhere else.
             for line in result.outputLines {

@@ -16,7 +16,7 @@ struct MigrateCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Flag(help: "Only report whether every table and column oauthq uses exists (exit 1 if not).")
+    @Flag(help: "Only report how the schema differs from DOT 3.4.1's, each difference harmless or blocking (exit 1 on blocking ones).")
     var check = false
 
     @Flag(help: "Create the opt-in indexes that make cleartokens cheap (CREATE INDEX CONCURRENTLY).")
@@ -26,22 +26,28 @@ struct MigrateCommand: AsyncParsableCommand {
         try await reportingFailures {
             let db = try await PostgresConnection.connect(PostgresConfiguration(url: connection.databaseURL()))
             if check {
-                let report = try await DOTSchema.check(on: db)
-                if report.isComplete {
-                    print("ok: every table and column oauthq uses is present")
-                    return
-                }
-                for table in report.missingTables { print("missing table: \(table)") }
-                for column in report.missingColumns { print("missing column: \(column)") }
-                throw ExitCode(1)
+                // Every difference from DOT 3.4.1's schema, one line each; blocking ones make it exit 1.
+                let report = try await DOTSchema.drift(on: db, tables: try TableOptions.tables())
+                for difference in report.differences { print(difference.description) }
+                guard report.blocking.isEmpty else { throw ExitCode(1) }
+                let harmless = report.harmless.count
+                print("ok: every table and column oauthq uses is present" + (harmless == 0 ? "" : " (\(harmless) harmless difference(s))"))
+                return
             }
             if cleanupIndexes {
-                let built = try await DOTSchema.createCleanupIndexes(on: db)
+                let built = try await DOTSchema.createCleanupIndexes(on: db, tables: try TableOptions.tables())
                 for index in DOTSchema.cleanupIndexes {
                     let state = built.contains(index.name) ? "created" : "present"
                     print("\(state): \(index.name) (cleartokens step \(index.serves))")
                 }
                 return
+            }
+            guard try TableOptions.tables().isStandard else {
+                // oauthq only knows how to create DOT's own tables; swapped models are the project's.
+                throw CommandFailure(
+                    exitCode: 1,
+                    "swapped models are configured: create their tables with Django (manage.py migrate); use --check to verify them"
+                )
             }
             let report = try await DOTSchema.migrate(on: db)
             for table in report.created { print("created: \(table)") }

@@ -8,7 +8,7 @@ struct OAuthQ: AsyncParsableCommand {
         commandName: "oauthq",
         abstract: "A Celery-compatible job-queue worker for Django OAuth Toolkit maintenance jobs.",
         subcommands: [
-            MigrateCommand.self, ClearTokensCommand.self, CreateApplicationCommand.self,
+            MigrateCommand.self, ClearTokensCommand.self, ClearCIMDApplicationsCommand.self, CreateApplicationCommand.self,
             WorkerCommand.self, EnqueueCommand.self, ResultCommand.self, StatusCommand.self, DeadLettersCommand.self,
             BeatCommand.self,
         ]

@@ -140,8 +140,10 @@ struct WorkerCommand: AsyncParsableCommand {
         let metrics = WorkerMetrics(knownTasks: WorkerTasks.taskNames + (debugTasks ? [DebugTasks.sleepTaskName] : []))
         let tasks = try WorkerTasks(
             concurrency: slots, databaseURL: databaseURL, environment: ProcessInfo.processInfo.environment,
-            metrics: metrics
+            metrics: metrics, logger: logger,
+            stateWriter: TaskStateWriter(backend: backend, resultExpires: resultExpires, hostname: Self.nodeName(hostname))
         )
+        if databaseURL != nil { await tasks.checkSchemaAtStart(logger: logger) }
 
         var configuration = RedisWorker.Configuration(broker: broker, backend: backend == broker ? nil : backend)
         configuration.keyPrefix = keyPrefix

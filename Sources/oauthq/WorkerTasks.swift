@@ -1,11 +1,12 @@
 import Foundation
 import JobQueue
 import JobQueueRedis
+import Logging
 import OAuthMaintenance
 import Postgres
 
-/// The worker's tasks — `ping`, `cleartokens`, `createapplication` — as ``JobHandler``s, with one lazily
-/// opened PostgreSQL connection per slot.
+/// The worker's tasks — `ping`, `cleartokens`, `createapplication`, `clearcimdapplications` — as
+/// ``JobHandler``s, with one lazily opened PostgreSQL connection per slot.
 struct WorkerTasks: Sendable {
     /// Environment values for `cleartokens` (DOT's names); task kwargs override them.
     let clearTokensDefaults: [String: String]
@@ -13,8 +14,21 @@ struct WorkerTasks: Sendable {
     let createApplicationSettings: CreateApplicationSettings
     /// One database per slot.
     let databases: [WorkerDatabase]
+    /// Where DOT's models live (swapped-model settings from the environment).
+    let tables: DOTTables
+    /// Schema drift found at start and on reconnect: which tasks are refused.
+    let schema: SchemaGate
+    /// Writes `STARTED` and rate-limited `PROGRESS` states of the maintenance tasks (nil: none).
+    let stateWriter: TaskStateWriter?
+    /// Where the maintenance tasks' 10-second progress lines go.
+    let logger: Logger?
 
-    init(concurrency: Int, databaseURL: String?, environment: [String: String], metrics: WorkerMetrics? = nil) throws {
+    init(
+        concurrency: Int, databaseURL: String?, environment: [String: String], metrics: WorkerMetrics? = nil,
+        logger: Logger? = nil, stateWriter: TaskStateWriter? = nil
+    ) throws {
+        self.logger = logger
+        self.stateWriter = stateWriter
         var defaults: [String: String] = [:]
         for key in ClearTokensSettings.Key.allCases {
             if let value = environment[key.rawValue], !value.isEmpty { defaults[key.rawValue] = value }
@@ -31,19 +45,34 @@ struct WorkerTasks: Sendable {
         } catch {
             throw CommandFailure(exitCode: 1, error.description)
         }
-        databases = (0..<max(1, concurrency)).map { _ in WorkerDatabase(url: databaseURL, metrics: metrics) }
+        tables = try TableOptions.tables(environment: environment)
+        let schema = SchemaGate(tables: tables, logger: logger)
+        self.schema = schema
+        databases = (0..<max(1, concurrency)).map { _ in WorkerDatabase(url: databaseURL, metrics: metrics, schema: schema) }
     }
 
     /// The handlers by task name.
     /// The names of the tasks in ``handlers``.
-    static let taskNames = ["ping", ClearTokensJob.jobName, CreateApplicationJob.jobName]
+    static let taskNames = ["ping", ClearTokensJob.jobName, CreateApplicationJob.jobName, ClearCIMDApplicationsJob.jobName]
 
     var handlers: [String: JobHandler] {
         [
             "ping": { invocation in try Self.ping(invocation) },
             ClearTokensJob.jobName: { invocation in try await self.clearTokens(invocation) },
             CreateApplicationJob.jobName: { invocation in try await self.createApplication(invocation) },
+            ClearCIMDApplicationsJob.jobName: { invocation in try await self.clearCIMDApplications(invocation) },
         ]
+    }
+
+    /// Opens the first slot's connection, which checks the schema (and logs any drift) before the
+    /// first task. An unreachable database is only a warning here: tasks retry it.
+    func checkSchemaAtStart(logger: Logger) async {
+        guard let database = databases.first else { return }
+        do {
+            _ = try await database.connection()
+        } catch {
+            logger.warning("schema check at start skipped: \(error)")
+        }
     }
 
     // MARK: - ping
@@ -63,7 +92,7 @@ struct WorkerTasks: Sendable {
         let settingNames = Set(ClearTokensSettings.Key.allCases.map(\.rawValue))
         let arguments = try WorkerArguments(
             function: ClearTokensJob.jobName, args: invocation.message.args, kwargs: invocation.message.kwargs,
-            allowed: settingNames.union(["dry_run"]),
+            allowed: settingNames.union(["dry_run", "jobs"]),
             normalizing: { key in settingNames.contains(key.uppercased()) ? key.uppercased() : key }
         )
         var values = clearTokensDefaults
@@ -80,6 +109,12 @@ struct WorkerTasks: Sendable {
             }
         }
         let dryRun = try arguments.bool("dry_run", default: false)
+        let jobs: Int
+        switch arguments.values["jobs"] {
+        case nil, .null?: jobs = 1
+        case .int(let number)?: jobs = Int(clamping: min(max(number, 1), Int64(ClearTokensJob.maxJobs)))
+        case let value?: throw JobError.invalidArguments("cleartokens() argument 'jobs' must be int, not \(value.pythonTypeName)")
+        }
         let settings: ClearTokensSettings
         do {
             settings = try ClearTokensSettings(values: values)
@@ -89,7 +124,14 @@ struct WorkerTasks: Sendable {
         let database = databases[invocation.slot]
         do {
             let connection = try await database.connection()
-            let summary = try await ClearTokensJob(settings: settings).run(on: connection, dryRun: dryRun)
+            try await schema.admit(ClearTokensJob.jobName)
+            let summary = try await tracking(invocation) { report in
+                try await ClearTokensJob(
+                    settings: settings, tables: tables, jobs: jobs, connect: { try await database.extraConnection() }
+                ).run(on: connection, dryRun: dryRun) { event in
+                    if let update = event.maintenanceProgress { report(update) }
+                }
+            }
             return try Self.json(summary)
         } catch let error as ClearTokensError where error.code == .alreadyRunning {
             // Another run (on any worker) holds the lock: nothing to do, and nothing went wrong.
@@ -132,7 +174,8 @@ struct WorkerTasks: Sendable {
         let result: CreateApplicationResult
         do {
             let connection = try await database.connection()
-            result = try await CreateApplicationJob(settings: createApplicationSettings).run(request, on: connection)
+            try await schema.admit(CreateApplicationJob.jobName)
+            result = try await CreateApplicationJob(settings: createApplicationSettings).run(request, on: connection, tables: tables)
         } catch let error as PostgresError {
             throw await database.classify(error)
         } catch let error as PasswordHashError {
@@ -156,6 +199,33 @@ struct WorkerTasks: Sendable {
 
     // MARK: - Helpers
 
+    /// Runs a maintenance task with its progress going to the result backend (`STARTED`, then `PROGRESS`
+    /// at most once a second) and to the log (a line every 10 s per running step).
+    func tracking<T: Sendable>(
+        _ invocation: JobInvocation, _ body: (@Sendable (MaintenanceProgress) -> Void) async throws -> T
+    ) async throws -> T {
+        let lines = logger.map { logger in
+            ProgressReporter(isTerminal: false) { line in logger.info("\(invocation.taskName)[\(invocation.message.id)] \(line)") }
+        }
+        guard let stateWriter else {
+            return try await body { update in lines?.update(update) }
+        }
+        return try await stateWriter.tracking(invocation) { sink in
+            try await body { update in
+                lines?.update(update)
+                sink.report(Self.progressMeta(update))
+            }
+        }
+    }
+
+    /// The `PROGRESS` meta: `{"step", "deleted", "batches", "fraction"}`.
+    static func progressMeta(_ update: MaintenanceProgress) -> JSONValue {
+        [
+            "step": .string(update.step), "deleted": .int(Int64(update.deleted)), "batches": .int(Int64(update.batches)),
+            "fraction": .double(update.fraction),
+        ]
+    }
+
     static func json(_ value: some Encodable) throws -> JSONValue {
         let data = try JSONEncoder().encode(value)
         return try JSONValue.parse(Array(data)).get()
@@ -167,11 +237,13 @@ struct WorkerTasks: Sendable {
 actor WorkerDatabase {
     private let url: String?
     private let metrics: WorkerMetrics?
+    private let schema: SchemaGate?
     private var open: PostgresConnection?
 
-    init(url: String?, metrics: WorkerMetrics? = nil) {
+    init(url: String?, metrics: WorkerMetrics? = nil, schema: SchemaGate? = nil) {
         self.url = url
         self.metrics = metrics
+        self.schema = schema
     }
 
     func connection() async throws -> PostgresConnection {
@@ -183,8 +255,15 @@ actor WorkerDatabase {
             )
         }
         let connection = try await PostgresConnection.connect(PostgresConfiguration(url: url))
+        try await schema?.check(on: connection)  // on start and on every reconnect
         open = connection
         return connection
+    }
+
+    /// A connection of its own (for a parallel walk's extra slices; the caller closes it).
+    func extraConnection() async throws -> PostgresConnection {
+        guard let url else { return try await connection() }
+        return try await PostgresConnection.connect(PostgresConfiguration(url: url))
     }
 
     /// Maps a database error to a retry (transient: lost connection, serialization failure, deadlock) or a

@@ -6,8 +6,9 @@ import TestSupport
 
 /// The remaining rows after `oauthq cleartokens` must be exactly those after DOT 3.4.1's own
 /// `manage.py cleartokens`, for every setting combination: one seeded database (Django's own
-/// migrations; the reference scenario of docs/dot-compatibility.md, rows exactly at each cutoff, a randomised mix) is cloned twice per
-/// combination, DOT runs on one copy and oauthq on the other with the same frozen `now`, and every
+/// migrations; the reference scenario of docs/dot-compatibility.md, rows exactly at each cutoff, a randomised mix) is cloned
+/// for each run of each combination: DOT runs on one copy and oauthq on the others (walking, with --jobs 3, and by the
+/// cleanup indexes) with the same frozen `now`, and every
 /// table is compared by id and by its token foreign keys.
 @Suite(
     "cleartokens: differential against DOT 3.4.1",
@@ -41,33 +42,38 @@ struct ClearTokensDifferentialTests {
     @Test("same rows remain as after DOT's cleartokens, for every setting combination")
     func sameRowsAsDOT() async throws {
         let template = try await TemporaryDatabase.create(prefix: "ct_tpl")
-        defer { Task { try? await template.drop() } }
-        let migrate = try await PythonReference.run(
-            "manage.py", ["migrate", "--verbosity", "0"], environment: ["DATABASE_URL": template.url]
-        )
-        try #require(migrate.status == 0, "manage.py migrate failed: \(migrate.stderr)")
-        let seed = try await PythonReference.run(
-            "seed.py", ["--scenarios", "--boundaries", "--count", "2500", "--seed", "7", "--now", Self.now],
-            environment: ["DATABASE_URL": template.url]
-        )
-        try #require(seed.status == 0, "seed failed: \(seed.stderr)")
-        let before = try await TableSnapshot.take(template.url)
-        #expect(before.rowCount > 6_000)
+        do {
+            let migrate = try await PythonReference.run(
+                "manage.py", ["migrate", "--verbosity", "0"], environment: ["DATABASE_URL": template.url]
+            )
+            try #require(migrate.status == 0, "manage.py migrate failed: \(migrate.stderr)")
+            let seed = try await PythonReference.run(
+                "seed.py", ["--scenarios", "--boundaries", "--count", "2500", "--seed", "7", "--now", Self.now],
+                environment: ["DATABASE_URL": template.url]
+            )
+            try #require(seed.status == 0, "seed failed: \(seed.stderr)")
+            let before = try await TableSnapshot.take(template.url)
+            #expect(before.rowCount > 6_000)
 
-        // Two combinations at a time: DOT's Django start-up dominates, and the machine has two cores.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var pending = Self.combinations[...]
-            for _ in 0..<2 {
-                if let values = pending.popFirst() {
-                    group.addTask { try await Self.compare(values, template: template, before: before) }
+            // Two combinations at a time: DOT's Django start-up dominates, and the machine has two cores.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                var pending = Self.combinations[...]
+                for _ in 0..<2 {
+                    if let values = pending.popFirst() {
+                        group.addTask { try await Self.compare(values, template: template, before: before) }
+                    }
+                }
+                while try await group.next() != nil {
+                    if let values = pending.popFirst() {
+                        group.addTask { try await Self.compare(values, template: template, before: before) }
+                    }
                 }
             }
-            while try await group.next() != nil {
-                if let values = pending.popFirst() {
-                    group.addTask { try await Self.compare(values, template: template, before: before) }
-                }
-            }
+        } catch {
+            try? await template.drop()
+            throw error
         }
+        try? await template.drop()
     }
 
     /// One combination: DOT on one clone, oauthq on two others — walking the tables, and driven by the
@@ -77,39 +83,55 @@ struct ClearTokensDifferentialTests {
         let dot = try await TemporaryDatabase.create(prefix: "ct_dot", template: template.name)
         let ours = try await TemporaryDatabase.create(prefix: "ct_oq", template: template.name)
         let indexed = try await TemporaryDatabase.create(prefix: "ct_ix", template: template.name)
-        defer { Task { try? await dot.drop(); try? await ours.drop(); try? await indexed.drop() } }
+        let parallel = try await TemporaryDatabase.create(prefix: "ct_j3", template: template.name)
+        do {
+            let reference = try await PythonReference.run(
+                "cleartokens_at.py", ["--now", now],
+                environment: values.merging(["DATABASE_URL": dot.url]) { $1 },
+                removing: settingNames.filter { values[$0] == nil }
+            )
+            #expect(reference.status == 0, "DOT failed [\(label)]: \(reference.stderr)")
 
-        let reference = try await PythonReference.run(
-            "cleartokens_at.py", ["--now", now],
-            environment: values.merging(["DATABASE_URL": dot.url]) { $1 },
-            removing: settingNames.filter { values[$0] == nil }
-        )
-        #expect(reference.status == 0, "DOT failed [\(label)]: \(reference.stderr)")
+            let settings = try ClearTokensSettings(values: values)
+            let connection = try await ours.connect()
+            let summary = try await ClearTokensJob(settings: settings)
+                .run(on: connection, now: try #require(ISO8601.parse(now)))
+            await connection.close()
+            #expect(summary.steps.allSatisfy { $0.skipped || $0.via == "walk" }, "[\(label)]")
 
-        let settings = try ClearTokensSettings(values: values)
-        let connection = try await ours.connect()
-        let summary = try await ClearTokensJob(settings: settings)
-            .run(on: connection, now: try #require(ISO8601.parse(now)))
-        await connection.close()
-        #expect(summary.steps.allSatisfy { $0.skipped || $0.via == "walk" }, "[\(label)]")
+            let indexConnection = try await indexed.connect()
+            try await DOTSchema.createCleanupIndexes(on: indexConnection)
+            let indexSummary = try await ClearTokensJob(settings: settings, indexedFraction: 1)
+                .run(on: indexConnection, now: try #require(ISO8601.parse(now)))
+            await indexConnection.close()
+            #expect(indexSummary.steps.allSatisfy { $0.skipped || $0.via == "index" }, "[\(label)]")
+            #expect(indexSummary.steps.map(\.deleted) == summary.steps.map(\.deleted), "per-step counts differ [\(label)]")
 
-        let indexConnection = try await indexed.connect()
-        try await DOTSchema.createCleanupIndexes(on: indexConnection)
-        let indexSummary = try await ClearTokensJob(settings: settings, indexedFraction: 1)
-            .run(on: indexConnection, now: try #require(ISO8601.parse(now)))
-        await indexConnection.close()
-        #expect(indexSummary.steps.allSatisfy { $0.skipped || $0.via == "index" }, "[\(label)]")
-        #expect(indexSummary.steps.map(\.deleted) == summary.steps.map(\.deleted), "per-step counts differ [\(label)]")
+            // --jobs 3: each walk split across three connections.
+            let parallelConnection = try await parallel.connect()
+            let parallelURL = parallel.url
+            let parallelSummary = try await ClearTokensJob(
+                settings: settings, jobs: 3, connect: { try await PostgresConnection.connect(PostgresConfiguration(url: parallelURL)) }
+            ).run(on: parallelConnection, now: try #require(ISO8601.parse(now)))
+            await parallelConnection.close()
+            #expect(parallelSummary.steps.map(\.deleted) == summary.steps.map(\.deleted), "per-step counts differ with --jobs 3 [\(label)]")
 
-        // DOT warns on stderr exactly when expiry is off; our warning is the same text.
-        #expect(reference.stderr.contains(ClearTokensSettings.expiryDisabledWarning) == settings.expiryDisabled, "[\(label)]")
+            // DOT warns on stderr exactly when expiry is off; our warning is the same text.
+            #expect(reference.stderr.contains(ClearTokensSettings.expiryDisabledWarning) == settings.expiryDisabled, "[\(label)]")
 
-        let expected = try await TableSnapshot.take(dot.url)
-        let actual = try await TableSnapshot.take(ours.url)
-        #expect(actual == expected, "remaining rows differ [\(label)]: \(actual.difference(from: expected))")
-        let actualIndexed = try await TableSnapshot.take(indexed.url)
-        #expect(actualIndexed == expected, "remaining rows differ by index [\(label)]: \(actualIndexed.difference(from: expected))")
-        #expect(summary.totalDeleted == before.rowCount - actual.rowCount, "[\(label)]")
+            let expected = try await TableSnapshot.take(dot.url)
+            let actual = try await TableSnapshot.take(ours.url)
+            #expect(actual == expected, "remaining rows differ [\(label)]: \(actual.difference(from: expected))")
+            let actualIndexed = try await TableSnapshot.take(indexed.url)
+            #expect(actualIndexed == expected, "remaining rows differ by index [\(label)]: \(actualIndexed.difference(from: expected))")
+            #expect(summary.totalDeleted == before.rowCount - actual.rowCount, "[\(label)]")
+            let actualParallel = try await TableSnapshot.take(parallel.url)
+            #expect(actualParallel == expected, "remaining rows differ with --jobs 3 [\(label)]: \(actualParallel.difference(from: expected))")
+        } catch {
+            try? await dot.drop(); try? await ours.drop(); try? await indexed.drop(); try? await parallel.drop()
+            throw error
+        }
+        try? await dot.drop(); try? await ours.drop(); try? await indexed.drop(); try? await parallel.drop()
     }
 
     @Test("the §2.7 scenarios end exactly as DOT's table says")

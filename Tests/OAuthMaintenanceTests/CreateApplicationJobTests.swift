@@ -391,7 +391,7 @@ struct CreateApplicationJobUnitTests {
             Issue.record("expected errors")
             return
         }
-        #expect(errors["client_id"] == [CreateApplicationJob.duplicateClientIDMessage])
+        #expect(errors["client_id"] == [CreateApplicationJob.duplicateClientIDMessage()])
         #expect(errors["user"] == [CreateApplicationJob.unknownUserMessage("5")])
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import OAuthMaintenance
 import Postgres
 import TestSupport
 
@@ -9,22 +10,25 @@ struct TableSnapshot: Equatable, Sendable {
 
     var rowCount: Int { tables.values.reduce(0) { $0 + $1.count } }
 
-    static let columns: [(table: String, select: String)] = [
-        ("oauth2_provider_accesstoken", "id::text || ' ' || coalesce(source_refresh_token_id::text, '-') || ' ' || coalesce(id_token_id::text, '-')"),
-        ("oauth2_provider_refreshtoken", "id::text || ' ' || coalesce(access_token_id::text, '-') || ' ' || coalesce(revoked::text, '-')"),
-        ("oauth2_provider_idtoken", "id::text"),
-        ("oauth2_provider_grant", "id::text"),
-        ("oauth2_provider_application", "id::text"),
-        ("oauth2_provider_devicegrant", "id::text"),
-        ("auth_user", "id::text"),
-    ]
+    /// The tables compared and what is compared of each row, for DOT's tables or swapped ones.
+    static func columns(for names: DOTTables) -> [(table: String, select: String)] {
+        [
+            (names.accessToken, "id::text || ' ' || coalesce(source_refresh_token_id::text, '-') || ' ' || coalesce(id_token_id::text, '-')"),
+            (names.refreshToken, "id::text || ' ' || coalesce(access_token_id::text, '-') || ' ' || coalesce(revoked::text, '-')"),
+            (names.idToken, "id::text"),
+            (names.grant, "id::text"),
+            (names.application, "id::text"),
+            ("oauth2_provider_devicegrant", "id::text"),
+            (names.user, "id::text"),
+        ]
+    }
 
-    static func take(_ url: String) async throws -> TableSnapshot {
+    static func take(_ url: String, tables names: DOTTables = .standard) async throws -> TableSnapshot {
         let connection = try await PostgresConnection.connect(PostgresConfiguration(url: url))
         var tables: [String: [String]] = [:]
-        for (table, select) in columns {
+        for (table, select) in columns(for: names) {
             let rows = try await connection.query(
-                PostgresQuery(unsafeSQL: "SELECT \(select) FROM \(table) ORDER BY id")
+                PostgresQuery(unsafeSQL: "SELECT \(select) FROM \(PostgresQuery.quoteIdentifier(table)) ORDER BY id")
             ).rows
             tables[table] = try rows.map { try $0.decode(String.self, column: 0) }
         }
@@ -35,7 +39,7 @@ struct TableSnapshot: Equatable, Sendable {
     /// A short account of what differs, for failure messages.
     func difference(from expected: TableSnapshot) -> String {
         var lines: [String] = []
-        for (table, _) in Self.columns {
+        for table in tables.keys.sorted() {
             let mine = Set(tables[table] ?? []), theirs = Set(expected.tables[table] ?? [])
             let extra = mine.subtracting(theirs).sorted().prefix(5), missing = theirs.subtracting(mine).sorted().prefix(5)
             if !extra.isEmpty || !missing.isEmpty {

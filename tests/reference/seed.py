@@ -30,6 +30,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from refproject.dburl import psycopg_conninfo  # noqa: E402
 
 P = "oauth2_provider_"
+# Table names by kind; --tables overrides them for a project with swapped models.
+TABLES = {"accesstoken": P + "accesstoken", "refreshtoken": P + "refreshtoken", "idtoken": P + "idtoken",
+          "grant": P + "grant", "application": P + "application", "user": "auth_user"}
 AT_COLUMNS = ("id", "token", "expires", "scope", "application_id", "user_id", "created", "updated",
               "source_refresh_token_id", "id_token_id", "token_checksum", "resource")
 RT_COLUMNS = ("id", "token", "access_token_id", "application_id", "user_id", "created", "updated",
@@ -50,7 +53,7 @@ class Rows:
         self.now, self.app_id, self.user_id = now, app_id, user_id
         self.next_id = {}
         for table in ("accesstoken", "refreshtoken", "idtoken", "grant"):
-            cur.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{P}{table}"')
+            cur.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{TABLES[table]}"')
             self.next_id[table] = cur.fetchone()[0] + 1
         self.at, self.rt, self.idt, self.grant = [], [], [], []
 
@@ -90,28 +93,28 @@ class Rows:
         for table, columns, rows in (("idtoken", IDT_COLUMNS, self.idt), ("refreshtoken", RT_COLUMNS, self.rt),
                                      ("accesstoken", AT_COLUMNS, self.at), ("grant", GRANT_COLUMNS, self.grant)):
             if rows:
-                with cur.copy(f'COPY "{P}{table}" ({", ".join(columns)}) FROM STDIN') as copy:
+                with cur.copy(f'COPY "{TABLES[table]}" ({", ".join(columns)}) FROM STDIN') as copy:
                     for row in rows:
                         copy.write_row(row)
-            cur.execute(f"SELECT setval(pg_get_serial_sequence('\"{P}{table}\"', 'id'), "
-                        f'GREATEST((SELECT COALESCE(MAX(id), 0) FROM "{P}{table}"), 1))')
+            cur.execute(f"SELECT setval(pg_get_serial_sequence('\"{TABLES[table]}\"', 'id'), "
+                        f'GREATEST((SELECT COALESCE(MAX(id), 0) FROM "{TABLES[table]}"), 1))')
 
 
 def owners(cur, now):
-    cur.execute("SELECT id FROM auth_user WHERE username = 'oauthq-seed'")
+    cur.execute(f"SELECT id FROM \"{TABLES['user']}\" WHERE username = 'oauthq-seed'")
     row = cur.fetchone()
     if row:
         user_id = row[0]
     else:
-        cur.execute("INSERT INTO auth_user (password, last_login, is_superuser, username, first_name, last_name,"
+        cur.execute(f"INSERT INTO \"{TABLES['user']}\" (password, last_login, is_superuser, username, first_name, last_name,"
                     " email, is_staff, is_active, date_joined) VALUES ('!', NULL, false, 'oauthq-seed', '', '',"
                     " '', false, true, %s) RETURNING id", (now,))
         user_id = cur.fetchone()[0]
-    cur.execute(f"SELECT id FROM {P}application WHERE client_id = 'oauthq-seed-app'")
+    cur.execute(f"SELECT id FROM \"{TABLES['application']}\" WHERE client_id = 'oauthq-seed-app'")
     row = cur.fetchone()
     if row:
         return user_id, row[0]
-    cur.execute(f"INSERT INTO {P}application (client_id, user_id, redirect_uris, post_logout_redirect_uris,"
+    cur.execute(f"INSERT INTO \"{TABLES['application']}\" (client_id, user_id, redirect_uris, post_logout_redirect_uris,"
                 " client_type, authorization_grant_type, client_secret, hash_client_secret, name,"
                 " skip_authorization, created, updated, algorithm, allowed_origins, registration_source,"
                 " cimd_expires_at) VALUES ('oauthq-seed-app', %s, 'https://example.com/cb', '', 'confidential',"
@@ -199,12 +202,14 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--now", help="ISO 8601 instant; default: current time")
     parser.add_argument("--batch-label", default=None, help="label for random rows (default: the seed)")
+    parser.add_argument("--tables", default="{}", help="JSON object: kind -> table name (swapped models)")
     args = parser.parse_args()
     if not args.database_url:
         parser.error("DATABASE_URL or --database-url is required")
     now = dt.datetime.fromisoformat(args.now) if args.now else dt.datetime.now(dt.timezone.utc)
     if now.tzinfo is None:
         now = now.replace(tzinfo=dt.timezone.utc)
+    TABLES.update(json.loads(args.tables))
     rng = random.Random(args.seed)
     with psycopg.connect(**psycopg_conninfo(args.database_url)) as conn, conn.cursor() as cur:
         user_id, app_id = owners(cur, now)

@@ -9,6 +9,13 @@ public protocol ApplicationLookup: Sendable {
     func userExists(id: Int32) async throws -> Bool
     /// Whether an application already has exactly this `client_id`.
     func clientIDExists(_ clientID: String) async throws -> Bool
+    /// The application model's verbose name, which Django's unique-check message starts with.
+    var applicationVerboseName: String { get }
+}
+
+extension ApplicationLookup {
+    /// DOT's own model: `Application`.
+    public var applicationVerboseName: String { "Application" }
 }
 
 /// An ``ApplicationLookup`` over fixed sets, for tests and dry runs.

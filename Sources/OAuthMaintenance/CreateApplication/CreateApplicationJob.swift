@@ -23,11 +23,13 @@ public struct CreateApplicationJob: Sendable {
         self.settings = settings
     }
 
-    /// Creates the application on `connection`'s database.
+    /// Creates the application on `connection`'s database, in `tables` (DOT's own, or swapped models').
     /// - Throws: `PostgresError` from the database, ``PasswordHashError`` for an unusable iteration
     ///   count, `CancellationError` when the task is cancelled before the INSERT.
-    public func run(_ request: CreateApplicationRequest, on connection: PostgresConnection) async throws -> CreateApplicationResult {
-        try await run(request, store: PostgresApplicationStore(connection: connection))
+    public func run(
+        _ request: CreateApplicationRequest, on connection: PostgresConnection, tables: DOTTables = .standard
+    ) async throws -> CreateApplicationResult {
+        try await run(request, store: PostgresApplicationStore(connection: connection, tables: tables))
     }
 
     /// Creates the application through `store`.
@@ -61,7 +63,7 @@ public struct CreateApplicationJob: Sendable {
                     clientSecret: draft.clientSecretWasGenerated ? draft.plaintextSecret : nil))
         case .clientIDTaken:
             var errors = ApplicationValidationErrors()
-            errors.append(Self.duplicateClientIDMessage, to: CreateApplicationValidator.FieldName.clientID)
+            errors.append(Self.duplicateClientIDMessage(store.applicationVerboseName), to: CreateApplicationValidator.FieldName.clientID)
             return .invalid(errors)
         case .userMissing:
             var errors = ApplicationValidationErrors()
@@ -72,7 +74,9 @@ public struct CreateApplicationJob: Sendable {
     }
 
     /// The validator's `validate_unique()` message, reused when the INSERT loses a race.
-    static let duplicateClientIDMessage = "Application with this Client ID already exists."
+    static func duplicateClientIDMessage(_ verboseName: String = "Application") -> String {
+        "\(verboseName) with this Client ID already exists."
+    }
 
     /// The validator's message for a `--user` id with no row, reused when the user vanishes before COMMIT.
     static func unknownUserMessage(_ id: String) -> String {

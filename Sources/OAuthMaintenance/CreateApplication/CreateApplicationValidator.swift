@@ -128,7 +128,7 @@ public struct CreateApplicationValidator: Sendable {
 
         // (c) validate_unique(), skipped for a client_id that already failed.
         if !clientIDFailedFieldChecks, try await lookup.clientIDExists(draft.clientID) {
-            errors.append("Application with this Client ID already exists.", to: Field.clientID)
+            errors.append(CreateApplicationJob.duplicateClientIDMessage(lookup.applicationVerboseName), to: Field.clientID)
         }
 
         if errors.isEmpty {
