@@ -13,12 +13,16 @@ struct EnqueueCommand: AsyncParsableCommand {
             value). Prints the task id. With --wait, prints the result instead; exit status 0 SUCCESS, \
             3 FAILURE, 4 REVOKED, 5 not ready when --timeout ran out, 1 Redis error, 2 invalid argument.
             """,
-        subcommands: [EnqueueClearTokensCommand.self, EnqueueCreateApplicationCommand.self, EnqueuePingCommand.self]
+        subcommands: [
+            EnqueueClearTokensCommand.self, EnqueueClearCIMDApplicationsCommand.self, EnqueueCreateApplicationCommand.self,
+            EnqueuePingCommand.self,
+        ]
     )
 
     /// The task names the worker registers.
     enum TaskName {
         static let clearTokens = "cleartokens"
+        static let clearCIMDApplications = "clearcimdapplications"
         static let createApplication = "createapplication"
         static let ping = "ping"
     }

@@ -10,7 +10,7 @@ import Testing
         let path = RepositoryPaths.root.appendingPathComponent("examples/beat-schedule.yaml").path
         let file = try BeatScheduleFile(contentsOf: path)
         #expect(file.timeZone?.secondsFromGMT() == 0)
-        #expect(file.entries.map(\.name) == ["cleartokens-nightly", "ping-every-5-minutes", "weekday-mornings"])
+        #expect(file.entries.map(\.name) == ["cleartokens-nightly", "ping-every-5-minutes", "weekday-mornings", "clearcimdapplications-nightly"])
         let nightly = file.entries[0]
         #expect(nightly.task == "cleartokens")
         #expect(nightly.schedule == .cron(try CronExpression("0 3 * * *")))
@@ -23,6 +23,9 @@ import Testing
         #expect(ping.expiresSeconds == 60)
         #expect(file.entries[2].queue == "celery")
         #expect(file.entries[2].priority == 0)
+        let cimd = file.entries[3]
+        #expect(cimd.task == "clearcimdapplications")
+        #expect(cimd.kwargs == ["batch_size": 1000])
     }
 
     @Test("args and kwargs keep YAML's types")

@@ -90,6 +90,22 @@ struct EnqueueTests {
         try await cleanUp(queue, redis: redis)
     }
 
+    @Test("enqueue clearcimdapplications sends batch_size as DOT's --batch-size, and no kwargs without it")
+    func writesClearCIMDApplications() async throws {
+        let queue = TestEnvironment.uniqueName("enqcimd")
+        let redis = try await redisConnection()
+        let withSize = try await oauthq(["enqueue", "clearcimdapplications", "--batch-size", "250", "--queue", queue, "--task-id", "cimd-1"])
+        #expect(withSize.status == 0, "\(withSize.stderr)")
+        let plain = try await oauthq(["enqueue", "clearcimdapplications", "--queue", queue, "--task-id", "cimd-2"])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        let sent = try await messages(in: queue, redis: redis)
+        let byID = Dictionary(uniqueKeysWithValues: sent.map { ($0.id, $0) })
+        #expect(byID["cimd-1"]?.taskName == "clearcimdapplications")
+        #expect(byID["cimd-1"]?.kwargs == ["batch_size": 250])
+        #expect(byID["cimd-2"]?.kwargs == [:])
+        try await cleanUp(queue, redis: redis)
+    }
+
     @Test(
         "invalid arguments: exit 2, a clear message, nothing enqueued",
         arguments: [
@@ -111,6 +127,8 @@ struct EnqueueTests {
             (["cleartokens", "BATCH=1"], "unknown setting \"BATCH\""),
             (["cleartokens", "--batch-size", "0"], "CLEAR_EXPIRED_TOKENS_BATCH_SIZE must be a positive integer"),
             (["cleartokens", "--refresh-token-reuse-protection", "maybe"], "REFRESH_TOKEN_REUSE_PROTECTION must be true or false"),
+            (["clearcimdapplications", "--batch-size", "0"], "--batch-size \"0\": expected a whole number of at least 1"),
+            (["clearcimdapplications", "--batch-size", "many"], "--batch-size \"many\""),
         ])
     func invalidArguments(arguments: [String], message: String) async throws {
         let queue = TestEnvironment.uniqueName("enqbad")
