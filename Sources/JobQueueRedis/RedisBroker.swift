@@ -79,6 +79,8 @@ public struct RedisBroker: Sendable {
     public var resultExpires: Int
     /// The heartbeat key's TTL. Must comfortably exceed the refresh interval.
     public var heartbeatTTL: Duration
+    /// Messages larger than this are dead-lettered unread when recovered (``MessageLimits/maximumMessageBytes``).
+    public var maximumMessageBytes: Int = MessageLimits().maximumMessageBytes
 
     /// - Parameters:
     ///   - keyPrefix: the prefix `P` of oauthq's keys.

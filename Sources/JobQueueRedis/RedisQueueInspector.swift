@@ -50,24 +50,28 @@ public struct RedisQueueInspector: Sendable {
     public func status(queues extra: [String], on connection: RedisConnection) async throws -> RedisQueueStatus {
         var workers: [RedisQueueStatus.Worker] = []
         let ids = try await connection.command("SMEMBERS", keys.workers).array?.compactMap(\.string) ?? []
-        for id in ids.sorted() {
-            let fields = try await connection.command("HGETALL", keys.worker(id)).array ?? []
+        // Every value below was written by another process: numbers are parsed without traps and bounded, and
+        // the processing lists are counted in one pipeline, so the answer comes in a few round trips whatever a
+        // worker hash says.
+        for id in ids.sorted().prefix(WorkerHashBounds.maximumListedWorkers) {
+            let fields = (try? await connection.command("HGETALL", keys.worker(id)).array) ?? []
             var info: [String: String] = [:]
             for pair in stride(from: 0, to: fields.count - 1, by: 2) {
-                if let key = fields[pair].string { info[key] = fields[pair + 1].string ?? "" }
+                if let key = fields[pair].string { info[key] = String((fields[pair + 1].string ?? "").prefix(256)) }
             }
-            let concurrency = Int(info["concurrency"] ?? "") ?? 1
-            var inFlight = 0
-            for slot in 0..<max(concurrency, 1) {
-                inFlight += Int(try await connection.command("LLEN", keys.processing(id, slot: slot)).int ?? 0)
-            }
+            let concurrency = WorkerHashBounds.concurrency(info["concurrency"]) ?? 1
+            let lengths = try await connection.pipeline(
+                (0..<concurrency).map { [Array("LLEN".utf8), Array(keys.processing(id, slot: $0).utf8)] }
+            )
+            let inFlight = lengths.reduce(0) { $0 + Int(clamping: $1.int ?? 0) }
             let alive = try await connection.command("EXISTS", keys.heartbeat(id)).int == 1
+            func number(_ field: String) -> Int { info[field].flatMap { Int($0) } ?? 0 }
             workers.append(
                 .init(
-                    id: id, name: info["name"] ?? "?", pid: Int(info["pid"] ?? "") ?? 0, host: info["host"] ?? "?",
+                    id: id, name: info["name"] ?? "?", pid: number("pid"), host: info["host"] ?? "?",
                     started: info["started"] ?? "", lastHeartbeat: info["last_heartbeat"] ?? "", alive: alive,
                     queues: (info["queues"] ?? "").split(separator: ",").map(String.init), concurrency: concurrency,
-                    done: Int(info["done"] ?? "") ?? 0, failed: Int(info["failed"] ?? "") ?? 0, inFlight: inFlight
+                    done: number("done"), failed: number("failed"), inFlight: inFlight
                 )
             )
         }

@@ -24,6 +24,12 @@ public final class WorkerMetrics: Sendable {
     /// Why a message was dead-lettered (the `reason` label).
     public enum DeadLetterReason: String, Sendable {
         case malformed, unregistered, invalidArguments = "invalid_arguments"
+        /// Over the message size cap (not decoded).
+        case tooLarge = "too_large"
+        /// A number out of its bounds (retries, time limits).
+        case outOfRange = "out_of_range"
+        /// A poison pill: workers died running it too many times.
+        case workerLost = "worker_lost"
     }
 
     private struct TaskState: Hashable {
@@ -36,6 +42,7 @@ public final class WorkerMetrics: Sendable {
     private let timers = Mutex<[String: Metrics.Timer]>([:])
     private let retryCounters = Mutex<[String: Counter]>([:])
     private let deadLetterCounters = Mutex<[DeadLetterReason: Counter]>([:])
+    private let droppedCounter = Counter(label: "oauthq_dead_letters_dropped_total")
     private let connectionErrorCounters = Mutex<[Service: Counter]>([:])
     private let depthGauges = Mutex<[String: Gauge]>([:])
     private let active: Meter
@@ -86,6 +93,12 @@ public final class WorkerMetrics: Sendable {
         Self.cached(reason, in: deadLetterCounters) {
             Counter(label: "oauthq_dead_letters_total", dimensions: [("reason", reason.rawValue)])
         }.increment()
+    }
+
+    /// Counts dead letters dropped by the count or age limit.
+    public func deadLettersDropped(_ count: Int) {
+        guard count > 0 else { return }
+        droppedCounter.increment(by: Int64(clamping: count))
     }
 
     /// Counts a failed connect or a connection lost.

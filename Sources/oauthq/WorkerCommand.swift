@@ -70,19 +70,42 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("soft-time-limit"), help: "Soft time limit in seconds for tasks whose message sets none (default: none).")
     var softTimeLimit: Double?
 
-    @Flag(name: .customLong("debug-tasks"), help: "Also register oauthq.sleep(seconds=S) (0-60 s; logs its start): a task with a duration for chaos and load tests. Off by default.")
+    @Option(name: .customLong("max-message-bytes"), help: "Messages larger than this many bytes are dead-lettered without being decoded.")
+    var maxMessageBytes = MessageLimits().maximumMessageBytes
+
+    @Option(name: .customLong("max-worker-lost"), help: "Dead-letter a message (WorkerLost) once this many workers died while running it: a poison pill (0: never).")
+    var maxWorkerLost = 3
+
+    @Flag(name: .customLong("no-setting-overrides"), help: "Ignore DOT settings in task kwargs (cleartokens); use only the worker's environment.")
+    var noSettingOverrides = false
+
+    @Flag(name: .customLong("debug-tasks"), help: "Also register oauthq.sleep(seconds=S) (0-60 s; logs its start) and oauthq.crash (aborts the worker process): tasks for chaos and load tests. Off by default.")
     var debugTasks = false
 
     @Option(name: [.customShort("l"), .customLong("loglevel")], help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
     func validate() throws {
-        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        if let concurrency, !(1...WorkerHashBounds.maximumConcurrency).contains(concurrency) {
+            throw ValidationError("--concurrency must be between 1 and \(WorkerHashBounds.maximumConcurrency)")
+        }
+        if !(1024...(1 << 30)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be between 1024 and 1073741824") }
+        if !(0...1000).contains(maxWorkerLost) { throw ValidationError("--max-worker-lost must be between 0 and 1000") }
+        for (flag, value) in [("--time-limit", timeLimit), ("--soft-time-limit", softTimeLimit)] {
+            if let value, !(value > 0 && value <= MessageLimits().maximumTimeLimitSeconds) {
+                throw ValidationError("\(flag) must be a number of seconds above 0 and at most \(Int(MessageLimits().maximumTimeLimitSeconds))")
+            }
+        }
         if resultExpires < 0 { throw ValidationError("--result-expires must not be negative") }
-        if shutdownTimeout < 0 || !shutdownTimeout.isFinite { throw ValidationError("--shutdown-timeout must be a non-negative number") }
+        if !(0...86_400).contains(shutdownTimeout) { throw ValidationError("--shutdown-timeout must be between 0 and 86400 seconds") }
         if prefetch < 1 { throw ValidationError("--prefetch must be at least 1") }
         if maxRetries < 0 { throw ValidationError("--max-retries must not be negative") }
-        if !(retryBackoff >= 0) || !(retryBackoffMax >= 0) { throw ValidationError("--retry-backoff values must not be negative") }
+        if !(0...86_400).contains(retryBackoff) || !(0...86_400).contains(retryBackoffMax) {
+            throw ValidationError("--retry-backoff values must be between 0 and 86400 seconds")
+        }
+        if maxRetries > 10_000 { throw ValidationError("--max-retries must be at most 10000") }
+        if prefetch > 10_000 { throw ValidationError("--prefetch must be at most 10000") }
+        if resultExpires > 100 * 365 * 86_400 { throw ValidationError("--result-expires must be at most 100 years") }
         if Logger.Level(rawValue: logLevel.lowercased()) == nil { throw ValidationError("unknown --loglevel \(logLevel)") }
         _ = try aliases()
         if queueList.isEmpty { throw ValidationError("-Q needs at least one queue name") }
@@ -132,15 +155,15 @@ struct WorkerCommand: AsyncParsableCommand {
         let broker = try RedisConfiguration(url: brokerURL, commandTimeout: .seconds(10))
         let backend = try RedisConfiguration(url: backendURL, commandTimeout: .seconds(10))
 
-        let slots = concurrency ?? ProcessInfo.processInfo.activeProcessorCount
+        let slots = concurrency ?? min(ProcessInfo.processInfo.activeProcessorCount, WorkerHashBounds.maximumConcurrency)
         let databaseURL = connection.databaseURLFlag ?? Environment.value("DATABASE_URL")
         if databaseURL == nil {
             logger.warning("no --database-url or DATABASE_URL: cleartokens and createapplication will fail")
         }
-        let metrics = WorkerMetrics(knownTasks: WorkerTasks.taskNames + (debugTasks ? [DebugTasks.sleepTaskName] : []))
+        let metrics = WorkerMetrics(knownTasks: WorkerTasks.taskNames + (debugTasks ? [DebugTasks.sleepTaskName, DebugTasks.crashTaskName] : []))
         let tasks = try WorkerTasks(
             concurrency: slots, databaseURL: databaseURL, environment: ProcessInfo.processInfo.environment,
-            metrics: metrics
+            metrics: metrics, settingOverrides: !noSettingOverrides
         )
 
         var configuration = RedisWorker.Configuration(broker: broker, backend: backend == broker ? nil : backend)
@@ -149,11 +172,13 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.concurrency = slots
         configuration.name = Self.nodeName(hostname)
         configuration.resultExpires = resultExpires
-        configuration.shutdownTimeout = .milliseconds(Int64(shutdownTimeout * 1000))
+        configuration.shutdownTimeout = MessageLimits.duration(seconds: shutdownTimeout)
         configuration.retryPolicy = RetryPolicy(
-            maxRetries: maxRetries, base: .milliseconds(Int64(retryBackoff * 1000)),
-            maxDelay: .milliseconds(Int64(retryBackoffMax * 1000)), jitter: .full
+            maxRetries: maxRetries, base: MessageLimits.duration(seconds: retryBackoff),
+            maxDelay: MessageLimits.duration(seconds: retryBackoffMax), jitter: .full
         )
+        configuration.limits = MessageLimits(maximumMessageBytes: maxMessageBytes)
+        configuration.maximumWorkerLosses = maxWorkerLost
         configuration.aliases = try aliases()
         configuration.fetchBatch = prefetch
         configuration.defaultTimeLimit = CeleryMessage.TimeLimit(hard: timeLimit, soft: softTimeLimit)
@@ -164,7 +189,7 @@ struct WorkerCommand: AsyncParsableCommand {
         var handlers = tasks.handlers
         if debugTasks {
             handlers.merge(DebugTasks.handlers(logger: logger)) { first, _ in first }
-            logger.info("debug tasks enabled: \(DebugTasks.sleepTaskName)")
+            logger.info("debug tasks enabled: \(DebugTasks.sleepTaskName), \(DebugTasks.crashTaskName)")
         }
         let worker = RedisWorker(configuration: configuration, handlers: handlers, logger: logger, metrics: metrics)
         let signals = WorkerSignals { worker.requestShutdown() }

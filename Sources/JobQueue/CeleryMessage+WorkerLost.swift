@@ -1,0 +1,31 @@
+extension CeleryMessage {
+    /// The header in which oauthq counts the workers that died while holding this message
+    /// (`oauthq_worker_lost`: an integer; absent means 0). A reaper adds one each time it returns the message
+    /// from the processing list of a worker whose heartbeat expired.
+    public static let workerLostHeader = "oauthq_worker_lost"
+
+    /// How many workers died holding this message: `headers.oauthq_worker_lost` clamped to `0...1_000_000`
+    /// (0 when absent or not an integer).
+    public var workerLostCount: Int {
+        guard case .int(let count)? = headers[Self.workerLostHeader] else { return 0 }
+        return Int(Swift.min(Swift.max(count, 0), 1_000_000))
+    }
+
+    /// ``redelivered()`` with `oauthq_worker_lost` set to one more than now: the bytes a reaper returns to the
+    /// queue for a message whose worker died.
+    public func redeliveredAfterWorkerLoss() -> [UInt8] {
+        var envelope = self.envelope
+        var headers = self.headers
+        headers["redelivered"] = true
+        headers[Self.workerLostHeader] = .int(Int64(workerLostCount + 1))
+        envelope["headers"] = .object(headers)
+        if case .object(var properties)? = envelope["properties"],
+            case .object(var info)? = properties["delivery_info"]
+        {
+            info["redelivered"] = true
+            properties["delivery_info"] = .object(info)
+            envelope["properties"] = .object(properties)
+        }
+        return JSONValue.object(envelope).serialized()
+    }
+}
