@@ -42,7 +42,7 @@ public struct MessageLimits: Sendable, Hashable {
 
     /// A `Duration` of `seconds`, clamped to `0...365 days`, with NaN read as zero: never traps.
     public static func duration(seconds: Double) -> Duration {
-        guard seconds.isFinite, seconds > 0 else { return .zero }
+        guard !seconds.isNaN, seconds > 0 else { return .zero }
         let clamped = min(seconds, 365 * 86_400)
         let whole = clamped.rounded(.towardZero)
         let nanoseconds = ((clamped - whole) * 1e9).rounded()

@@ -33,6 +33,12 @@ public struct TaskTriage: Sendable {
         public var seconds: Double
         /// The same, as a checked `Duration`.
         public var duration: Duration
+
+        public init(kind: Kind, seconds: Double, duration: Duration) {
+            self.kind = kind
+            self.seconds = seconds
+            self.duration = duration
+        }
     }
 
     /// A message to run.
