@@ -28,4 +28,23 @@ extension CeleryMessage {
         }
         return JSONValue.object(envelope).serialized()
     }
+
+    /// The header in which oauthq counts how often a message was deferred because a live run of the same task
+    /// was doing the work (`oauthq_deferred`: an integer; absent means 0).
+    public static let deferredHeader = "oauthq_deferred"
+
+    /// `headers.oauthq_deferred` clamped to `0...1_000_000` (0 when absent or not an integer).
+    public var deferredCount: Int {
+        guard case .int(let count)? = headers[Self.deferredHeader] else { return 0 }
+        return Int(Swift.min(Swift.max(count, 0), 1_000_000))
+    }
+
+    /// The message with `oauthq_deferred` one more than now (all else unchanged).
+    public func deferredAgain() -> [UInt8] {
+        var envelope = self.envelope
+        var headers = self.headers
+        headers[Self.deferredHeader] = .int(Int64(Swift.min(deferredCount + 1, 1_000_000)))
+        envelope["headers"] = .object(headers)
+        return JSONValue.object(envelope).serialized()
+    }
 }

@@ -745,7 +745,7 @@ public final class RedisWorker: Sendable {
             case .busy:
                 let until = Date().addingTimeInterval(Self.seconds(JobError.busyDelay))
                 return pending(
-                    .delay(message: delivery.raw, listKey: delivery.listKey, until: until, result: nil), "DEFERRED", failed: nil,
+                    .delay(message: message.deferredAgain(), listKey: delivery.listKey, until: until, result: nil), "DEFERRED", failed: nil,
                     note: "a live run holds this task's lock; delivered again in \(Self.seconds(JobError.busyDelay)) s"
                 )
 

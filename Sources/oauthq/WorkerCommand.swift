@@ -3,6 +3,7 @@ import Foundation
 import JobQueue
 import JobQueueRedis
 import Logging
+import OAuthMaintenance
 import Observability
 import Redis
 
@@ -76,6 +77,15 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-worker-lost"), help: "Dead-letter a message (WorkerLost) once this many workers died while running it: a poison pill (0: never).")
     var maxWorkerLost = 3
 
+    @Option(name: .customLong("dead-letter-max"), help: "Dead letters kept; the oldest beyond this are dropped (counted in oauthq_dead_letters_dropped_total; 0: no limit).")
+    var deadLetterMax = 10_000
+
+    @Option(name: .customLong("dead-letter-max-age"), help: "Seconds a dead letter is kept (0: no limit).")
+    var deadLetterMaxAge = 7 * 86_400
+
+    @Option(name: .customLong("createapplication-result-expires"), help: "Seconds a createapplication SUCCESS result (which holds the generated client secret) is kept: read it once, then forget it.")
+    var createApplicationResultExpires = 600
+
     @Flag(name: .customLong("no-setting-overrides"), help: "Ignore DOT settings in task kwargs (cleartokens); use only the worker's environment.")
     var noSettingOverrides = false
 
@@ -90,6 +100,11 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--concurrency must be between 1 and \(WorkerHashBounds.maximumConcurrency)")
         }
         if !(1024...(1 << 30)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be between 1024 and 1073741824") }
+        if !(0...100_000_000).contains(deadLetterMax) { throw ValidationError("--dead-letter-max must be between 0 and 100000000") }
+        if !(0...(100 * 365 * 86_400)).contains(deadLetterMaxAge) { throw ValidationError("--dead-letter-max-age must be between 0 and 100 years") }
+        if !(1...(365 * 86_400)).contains(createApplicationResultExpires) {
+            throw ValidationError("--createapplication-result-expires must be between 1 and 31536000 seconds")
+        }
         if !(0...1000).contains(maxWorkerLost) { throw ValidationError("--max-worker-lost must be between 0 and 1000") }
         for (flag, value) in [("--time-limit", timeLimit), ("--soft-time-limit", softTimeLimit)] {
             if let value, !(value > 0 && value <= MessageLimits().maximumTimeLimitSeconds) {
@@ -179,6 +194,9 @@ struct WorkerCommand: AsyncParsableCommand {
         )
         configuration.limits = MessageLimits(maximumMessageBytes: maxMessageBytes)
         configuration.maximumWorkerLosses = maxWorkerLost
+        configuration.deadLetterMaximumCount = deadLetterMax
+        configuration.deadLetterMaximumAge = deadLetterMaxAge > 0 ? .seconds(deadLetterMaxAge) : nil
+        configuration.successResultExpires = [CreateApplicationJob.jobName: createApplicationResultExpires]
         configuration.aliases = try aliases()
         configuration.fetchBatch = prefetch
         configuration.defaultTimeLimit = CeleryMessage.TimeLimit(hard: timeLimit, soft: softTimeLimit)

@@ -131,10 +131,15 @@ struct WorkerTasks: Sendable {
             required: ["client_type", "authorization_grant_type"],
             allowed: Set(Self.createApplicationParameters)
         )
+        // A client id the sender left to us is derived from the task id: a second delivery of the same task
+        // (its first worker paused past its heartbeat, or killed after COMMIT) then collides on the unique
+        // client_id instead of creating a second application.
+        let givenClientID = try arguments.string("client_id")
+        let derivedClientID = givenClientID.isEmpty ? TaskClientID.derive(taskID: invocation.message.id) : nil
         let request = CreateApplicationRequest(
             clientType: try arguments.string("client_type"),
             authorizationGrantType: try arguments.string("authorization_grant_type"),
-            clientID: try arguments.string("client_id"),
+            clientID: derivedClientID ?? givenClientID,
             user: try arguments.string("user", acceptIntegers: true),
             redirectURIs: try arguments.string("redirect_uris"),
             postLogoutRedirectURIs: try arguments.string("post_logout_redirect_uris"),
@@ -161,6 +166,18 @@ struct WorkerTasks: Sendable {
             ]
             if let secret = application.clientSecret { object["client_secret"] = .string(secret) }
             return .object(object)
+        case .invalid(let errors)
+        where derivedClientID != nil && invocation.message.isRedelivered
+            && errors.fields.contains(where: { $0.name == "client_id" && $0.messages.contains(TaskClientID.duplicateMessage) }):
+            // An earlier delivery of this very task created the application. While it may still be about to store
+            // its result (with the secret), come back later; after that, answer without the secret.
+            if invocation.message.deferredCount < TaskClientID.maximumDeferrals {
+                throw JobError.busy("an earlier delivery of this task created the application; waiting for its result")
+            }
+            return [
+                "client_id": .string(derivedClientID ?? ""), "name": .string(request.name),
+                "note": "created by an earlier delivery of this task; the client secret was only in that delivery's result",
+            ]
         case .invalid(let errors):
             var fields = JSONObject()
             for field in errors.fields {

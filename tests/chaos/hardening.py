@@ -151,7 +151,8 @@ def _pause(h, size, cluster):
     exits = stop_all(h, [a, b])
     log_a, log_b = "\n".join(log_lines(a.log)), "\n".join(log_lines(b.log))
     deferred = log_b.count(f"cleartokens[{task_id}] DEFERRED")
-    skipped = "skipped" in json.dumps(result.get("result"))
+    summary = result.get("result") if isinstance(result.get("result"), dict) else {}
+    skipped = summary.get("skipped") == "already running"
     run_now = (result.get("result") or {}).get("now")
 
     dot_env = dict(env, DATABASE_URL=cluster.url("pause_dot"), REFRESH_TOKEN_EXPIRE_SECONDS="86400",
@@ -163,11 +164,10 @@ def _pause(h, size, cluster):
         raise ChaosError("DOT's cleartokens failed: " + completed.stderr.decode(errors="replace")[-500:])
     dot, ours = fingerprint(cluster.url("pause_dot")), fingerprint(cluster.url("pause_run"))
     differing = [t for t in TABLES if dot[t] != ours[t]]
-    deleted = sum((result.get("result") or {}).get("deleted", {}).values()) if isinstance(
-        (result.get("result") or {}).get("deleted"), dict) else None
+    deleted = sum(step.get("deleted", 0) for step in summary.get("steps", []) if isinstance(step, dict)) or None
 
     ok = check(taken, figures, "worker B never took the message while A was stopped")
-    ok &= check(result.get("status") == "SUCCESS" and not skipped and run_now, figures,
+    ok &= check(result.get("status") == "SUCCESS" and not skipped and bool(run_now), figures,
                 f"the stored result is {result.get('status')} {json.dumps(result.get('result'))[:120]}")
     ok &= check(deferred >= 1, figures, "worker B never deferred its duplicate")
     ok &= check(f"cleartokens[{task_id}] SUCCESS" in log_a, figures, "worker A did not log its own SUCCESS")
