@@ -47,4 +47,17 @@ extension CeleryMessage {
         envelope["headers"] = .object(headers)
         return JSONValue.object(envelope).serialized()
     }
+
+    /// The message without oauthq's delivery counters (`oauthq_worker_lost`, `oauthq_deferred`): what an operator's
+    /// requeue of a dead letter sends, so that a poison pill that was fixed gets a fresh count. The same bytes
+    /// when neither header is present.
+    public func withoutDeliveryCounters() -> [UInt8] {
+        guard headers.contains(Self.workerLostHeader) || headers.contains(Self.deferredHeader) else { return raw }
+        var envelope = self.envelope
+        var headers = self.headers
+        headers[Self.workerLostHeader] = nil
+        headers[Self.deferredHeader] = nil
+        envelope["headers"] = .object(headers)
+        return JSONValue.object(envelope).serialized()
+    }
 }

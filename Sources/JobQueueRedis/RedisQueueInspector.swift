@@ -111,7 +111,9 @@ public struct RedisQueueInspector: Sendable {
     }
 
     /// Moves dead letters back to their queues: those whose task id is in `taskIDs`, or all when nil.
-    /// Only messages that decode can be requeued (an undecodable one would be dead-lettered again).
+    /// Only messages that decode can be requeued (an undecodable one would be dead-lettered again), and not those
+    /// whose client secret was redacted. A requeued message starts with fresh delivery counters (a poison pill
+    /// dead-lettered as `WorkerLost` gets another N tries).
     /// Each move is atomic (`LREM` from the dead list, then `LPUSH` to the queue's priority list), so two
     /// operators never requeue the same letter twice.
     /// - Returns: (requeued, left because they do not decode).
@@ -121,7 +123,11 @@ public struct RedisQueueInspector: Sendable {
         for stored in all {
             guard let letter = stored.letter else { undecodable += 1; continue }
             if let taskIDs, !taskIDs.contains(letter.taskID ?? "") { continue }
-            guard case .success(let message) = CeleryMessage.decode(letter.original) else {
+            guard case .success(let message) = CeleryMessage.decode(letter.original),
+                !DeadLetter.secretKeywords.contains(where: { message.kwargs[$0] == .string(DeadLetter.redactedValue) })
+            else {
+                // Undecodable, or its client secret was redacted when it was stored: running it would use the
+                // placeholder as the secret. The sender must send it again.
                 undecodable += 1
                 continue
             }
@@ -129,7 +135,7 @@ public struct RedisQueueInspector: Sendable {
             let list = CeleryQueue.listKey(queue: queue, priority: message.priority)
             let moved = try await connection.command([
                 Array("EVAL".utf8), Array(Self.moveScript.utf8), Array("2".utf8), Array(keys.dead.utf8), Array(list.utf8),
-                stored.record, letter.original,
+                stored.record, message.withoutDeliveryCounters(),
             ])
             if moved.int == 1 { requeued += 1 }
         }
