@@ -70,13 +70,14 @@ extension RedisBroker {
     @discardableResult
     public func deregister(on connection: isolated RedisConnection) throws -> Bool {
         _ = try connection.command([utf8("DEL"), utf8(keys.heartbeat(workerID))])
-        return try forget(workerID: workerID, lists: (0..<concurrency).map { keys.processing(workerID, slot: $0) }, on: connection)
+        return try forget(workerID: workerID, lists: (0..<concurrency).map { processingKey(slot: $0) }, on: connection)
     }
 
     private func forget(workerID id: String, lists: [String], on connection: isolated RedisConnection) throws -> Bool {
         var scriptKeys = [utf8(keys.heartbeat(id)), utf8(keys.workers), utf8(keys.worker(id))]
         for list in lists { scriptKeys.append(utf8(list)) }
-        let reply = try BrokerScripts.forget.run(on: connection, keys: scriptKeys, arguments: [utf8(id)])
+        for list in lists { scriptKeys.append(utf8(keys.source(ofProcessingList: list))) }
+        let reply = try BrokerScripts.forget.run(on: connection, keys: scriptKeys, arguments: [utf8(id), utf8(String(lists.count))])
         return reply.int == 1
     }
 
@@ -187,11 +188,19 @@ extension RedisBroker {
             let chunk = items[index..<min(index + 100, items.count)]
             index += chunk.count
             var arguments: [[UInt8]] = [utf8(checkHeartbeat ? "1" : "0")]
-            for raw in chunk {
-                arguments += restoreEntry(raw, ownerID: ownerID, workerDied: checkHeartbeat, workerName: workerName)
+            let sourceKey = keys.source(ofProcessingList: list)
+            var sources: [RedisValue] = []
+            do {
+                sources = try connection.command([utf8("HMGET"), utf8(sourceKey)] + Array(chunk)).array ?? []
+            } catch let error as RedisError where error.code == .server {
+                // Not a hash (another program wrote it): return by routing.
+            }
+            for (offset, raw) in chunk.enumerated() {
+                let source = offset < sources.count ? sources[offset].string : nil
+                arguments += restoreEntry(raw, ownerID: ownerID, workerDied: checkHeartbeat, workerName: workerName, fetchedFrom: source)
             }
             let reply = try BrokerScripts.restore.run(
-                on: connection, keys: [utf8(keys.heartbeat(ownerID)), utf8(list), utf8(keys.dead)], arguments: arguments
+                on: connection, keys: [utf8(keys.heartbeat(ownerID)), utf8(list), utf8(keys.dead), utf8(sourceKey)], arguments: arguments
             )
             let count = Int(reply.int ?? 0)
             if count < 0 { return -1 }
@@ -203,9 +212,9 @@ extension RedisBroker {
     /// One message's four restore arguments: the message as stored, the list to return it to, the bytes to
     /// push there, and a dead-letter record for when that list has the wrong type (or the message cannot be
     /// returned at all: over the size cap, or undecodable). The list is the one every return uses
-    /// (``CeleryQueue/returnListKey(for:fetchedFrom:)``). When the owner died (`workerDied`), the message is
+    /// (``CeleryQueue/returnListKey(for:fetchedFrom:)``): the list recorded in the source hash at fetch time. When the owner died (`workerDied`), the message is
     /// marked with one more worker loss (poison-pill counting).
-    func restoreEntry(_ raw: [UInt8], ownerID: String, workerDied: Bool, workerName: String) -> [[UInt8]] {
+    func restoreEntry(_ raw: [UInt8], ownerID: String, workerDied: Bool, workerName: String, fetchedFrom: String?) -> [[UInt8]] {
         func dead(_ reason: String, taskID: String? = nil, taskName: String? = nil) -> DeadLetter {
             DeadLetter(
                 reason: "recovered from the processing list of worker \(ownerID): \(reason)", queue: "", taskID: taskID,
@@ -218,7 +227,7 @@ extension RedisBroker {
         }
         switch CeleryMessage.decode(raw) {
         case .success(let message):
-            let list = CeleryQueue.returnListKey(for: message, fetchedFrom: nil)
+            let list = CeleryQueue.returnListKey(for: message, fetchedFrom: fetchedFrom)
             let record = dead("its queue list \(RedisWorker.quoted(list)) is not a list", taskID: message.id, taskName: message.taskName)
             var returned = record
             returned.queue = CeleryQueue.queueName(ofListKey: list)

@@ -84,7 +84,7 @@ extension RedisBroker {
         backend: RedisConnection? = nil,
         now: Date = Date()
     ) async throws -> [RedisDelivery] {
-        var keys: [[UInt8]] = [utf8(processingKey(slot: slot))]
+        var keys: [[UInt8]] = [utf8(processingKey(slot: slot)), utf8(sourceKey(slot: slot))]
         var arguments: [[UInt8]] = [utf8(String(settlements.count)), utf8(String(max(0, limit)))]
         var separate: [[[UInt8]]] = []
         for (delivery, settlement) in settlements {
@@ -136,7 +136,8 @@ extension RedisBroker {
     ) -> (command: [[UInt8]], separate: (key: String, json: [UInt8], expires: Int)?) {
         let parts = settleParts(delivery, settlement, separateBackend: separateBackend, now: now)
         let command = BrokerScripts.settle.evalsha(
-            keys: [utf8(processingKey(slot: delivery.slot)), parts.resultKey, parts.target], arguments: parts.arguments
+            keys: [utf8(processingKey(slot: delivery.slot)), parts.resultKey, parts.target, utf8(sourceKey(slot: delivery.slot))],
+            arguments: parts.arguments
         )
         return (command, parts.separate)
     }
