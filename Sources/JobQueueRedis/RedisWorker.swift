@@ -804,9 +804,9 @@ public final class RedisWorker: Sendable {
         return .double(value)
     }
 
-    /// A task name for dead-letter reasons: ``escaped(_:)`` in quotes.
+    /// A task name for dead-letter reasons (see ``TaskTriage/quoted(_:)``).
     static func quoted(_ name: String) -> String {
-        "'" + escaped(name) + "'"
+        TaskTriage.quoted(name)
     }
 
     /// Text from a message for logs: at most 100 characters, control characters escaped as `\xNN`.

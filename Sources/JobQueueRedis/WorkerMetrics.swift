@@ -1,3 +1,4 @@
+public import JobQueue
 import Metrics
 import Synchronization
 
@@ -22,15 +23,8 @@ public final class WorkerMetrics: Sendable {
     }
 
     /// Why a message was dead-lettered (the `reason` label).
-    public enum DeadLetterReason: String, Sendable {
-        case malformed, unregistered, invalidArguments = "invalid_arguments"
-        /// Over the message size cap (not decoded).
-        case tooLarge = "too_large"
-        /// A number out of its bounds (retries, time limits).
-        case outOfRange = "out_of_range"
-        /// A poison pill: workers died running it too many times.
-        case workerLost = "worker_lost"
-    }
+    /// Why a message was dead-lettered.
+    public typealias DeadLetterReason = JobQueue.DeadLetterReason
 
     private struct TaskState: Hashable {
         var task: String

@@ -1,5 +1,4 @@
 public import Foundation
-public import JobQueue
 
 /// What a worker does with one message before running anything, decided without I/O: run it, revoke it
 /// (expired), park it until its ETA, or dead-letter it with a reason. Every number of the message is checked
@@ -59,7 +58,7 @@ public struct TaskTriage: Sendable {
         public var record: DeadLetter
         /// The `FAILURE` to store, when the id is readable (and results are not ignored).
         public var result: CeleryResult?
-        public var metric: WorkerMetrics.DeadLetterReason
+        public var metric: DeadLetterReason
         /// The task name and id for the log line (`?` when unreadable).
         public var name: String
         public var id: String
@@ -116,7 +115,7 @@ public struct TaskTriage: Sendable {
             message = decoded
         }
 
-        func reject(_ reason: String, _ metric: WorkerMetrics.DeadLetterReason, exception: JSONValue) -> Decision {
+        func reject(_ reason: String, _ metric: DeadLetterReason, exception: JSONValue) -> Decision {
             let record = DeadLetter(
                 reason: reason, time: now, queue: queue, taskID: message.id, taskName: message.taskName, worker: workerName,
                 original: raw
@@ -138,7 +137,7 @@ public struct TaskTriage: Sendable {
         }
 
         guard let name = registry.resolve(message.taskName) else {
-            let reason = "unregistered task \(RedisWorker.quoted(message.taskName))"
+            let reason = "unregistered task \(Self.quoted(message.taskName))"
             return reject(
                 reason, .unregistered,
                 exception: CeleryResult.failure(type: "NotRegistered", module: "celery.exceptions", messages: [.string(message.taskName)])
@@ -186,4 +185,28 @@ public struct TaskTriage: Sendable {
         }
         return .success(plan)
     }
+
+    /// A name from a message for a reason: at most 100 characters, control characters escaped as `\xNN`, quoted.
+    public static func quoted(_ text: String) -> String {
+        var result = "'"
+        for scalar in text.unicodeScalars.prefix(100) {
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                result += "\\x" + String(scalar.value, radix: 16)
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + (text.unicodeScalars.count > 100 ? "…'" : "'")
+    }
+}
+
+/// Why a message was dead-lettered (the `reason` label of `oauthq_dead_letters_total`).
+public enum DeadLetterReason: String, Sendable, Hashable {
+    case malformed, unregistered, invalidArguments = "invalid_arguments"
+    /// Over the message size cap (not decoded).
+    case tooLarge = "too_large"
+    /// A number out of its bounds (retries, time limits).
+    case outOfRange = "out_of_range"
+    /// A poison pill: workers died running it too many times.
+    case workerLost = "worker_lost"
 }
