@@ -77,6 +77,7 @@ extension RedisBroker {
         var scriptKeys = [utf8(keys.heartbeat(id)), utf8(keys.workers), utf8(keys.worker(id))]
         for list in lists { scriptKeys.append(utf8(list)) }
         for list in lists { scriptKeys.append(utf8(keys.source(ofProcessingList: list))) }
+        scriptKeys.append(utf8(keys.running(id)))
         let reply = try BrokerScripts.forget.run(on: connection, keys: scriptKeys, arguments: [utf8(id), utf8(String(lists.count))])
         return reply.int == 1
     }
@@ -129,10 +130,17 @@ extension RedisBroker {
         } else {
             lists = try scanProcessingLists(of: id, on: connection)
         }
+        // The suspect it was running, if any: then only that message is charged with this worker's death.
+        var blamed: [UInt8]?
+        do {
+            blamed = try connection.command([utf8("GET"), utf8(keys.running(id))]).bytes
+        } catch let error as RedisError where error.code == .server {
+            blamed = nil  // not a string: charge every message, as without a marker
+        }
         var heartbeatReturned = false
         for list in lists {
             let count = try restore(
-                list: list, ownerID: id, checkHeartbeat: true, workerName: workerName, on: connection
+                list: list, ownerID: id, checkHeartbeat: true, workerName: workerName, blamed: blamed, on: connection
             )
             if count < 0 {
                 heartbeatReturned = true
@@ -178,6 +186,7 @@ extension RedisBroker {
         ownerID: String,
         checkHeartbeat: Bool,
         workerName: String,
+        blamed: [UInt8]? = nil,
         on connection: isolated RedisConnection
     ) throws -> Int {
         let items = (try connection.command([utf8("LRANGE"), utf8(list), utf8("0"), utf8("-1")]).array ?? [])
@@ -197,7 +206,10 @@ extension RedisBroker {
             }
             for (offset, raw) in chunk.enumerated() {
                 let source = offset < sources.count ? sources[offset].string : nil
-                arguments += restoreEntry(raw, ownerID: ownerID, workerDied: checkHeartbeat, workerName: workerName, fetchedFrom: source)
+                // The owner died: charge the message it was running alone, or, without such a marker (a death
+                // during an ordinary batch), every message it held.
+                let charged = checkHeartbeat && (blamed == nil || blamed == raw)
+                arguments += restoreEntry(raw, ownerID: ownerID, workerDied: charged, workerName: workerName, fetchedFrom: source)
             }
             let reply = try BrokerScripts.restore.run(
                 on: connection, keys: [utf8(keys.heartbeat(ownerID)), utf8(list), utf8(keys.dead), utf8(sourceKey)], arguments: arguments
@@ -269,6 +281,15 @@ extension RedisBroker {
             on: connection, keys: [utf8(keys.dead)], arguments: [utf8(String(max(0, maximumCount))), utf8(cutoff), utf8("1000")]
         )
         return Int(clamping: reply.int ?? 0)
+    }
+
+    /// Marks `message` as the suspect this process runs alone now (`SET P:running:<id>`), or clears the mark (nil).
+    public func markRunning(_ message: [UInt8]?, on connection: isolated RedisConnection) throws {
+        if let message {
+            _ = try connection.command([utf8("SET"), utf8(keys.running(workerID)), message])
+        } else {
+            _ = try connection.command([utf8("DEL"), utf8(keys.running(workerID))])
+        }
     }
 
     /// Loads every script into the server's cache (`SCRIPT LOAD`), so that the first calls need no `EVAL`.

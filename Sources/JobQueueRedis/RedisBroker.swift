@@ -16,6 +16,7 @@ import JobQueue
 /// | `P:worker:<id>` | hash | `name, pid, host, started, queues, concurrency, done, failed, last_heartbeat` |
 /// | `P:heartbeat:<id>` | string | set with `PX` = the heartbeat TTL (5 s), refreshed every second |
 /// | `P:processing:<id>:<slot>` | list | the messages a slot of worker `<id>` holds (its fetched batch) |
+/// | `P:running:<id>` | string | the suspect message worker `<id>` runs alone right now (poison-pill counting) |
 /// | `P:source:<id>:<slot>` | hash | message → the list it was fetched from, for every message in that processing list |
 /// | `P:delayed` | zset | score = due time in ms; member = `<list key> NUL <message bytes>` (ETA/countdown, retries) |
 /// | `P:dead` | list | ``DeadLetter`` JSON records, oldest first |
@@ -68,6 +69,9 @@ public struct RedisBroker: Sendable {
         public func heartbeat(_ id: String) -> String { prefix + ":heartbeat:" + id }
         /// `P:processing:<id>:<slot>`.
         public func processing(_ id: String, slot: Int) -> String { prefix + ":processing:" + id + ":" + String(slot) }
+        /// `P:running:<id>`: the suspect message (one a worker died holding before) worker `<id>` is running now,
+        /// if any: when that worker dies too, only this message is charged with the loss.
+        public func running(_ id: String) -> String { prefix + ":running:" + id }
         /// `P:source:<id>:<slot>`: the list each message of that processing list was fetched from.
         public func source(_ id: String, slot: Int) -> String { prefix + ":source:" + id + ":" + String(slot) }
         /// The source hash of a processing list key (`P:processing:<id>:<slot>` → `P:source:<id>:<slot>`).

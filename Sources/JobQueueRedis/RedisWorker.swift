@@ -105,6 +105,8 @@ public final class RedisWorker: Sendable {
         var done = 0
         var failed = 0
         var slotsFinished = false
+        /// Whether a slot runs a suspect message (one a worker died holding before) right now.
+        var suspectRunning = false
     }
 
     /// The settings.
@@ -564,9 +566,29 @@ public final class RedisWorker: Sendable {
             )
         }
         if run.isolate {
-            // A worker died holding this message before: run it alone in the processing list, so that if it kills
-            // this worker too the reaper counts it, and only it.
+            // A worker died holding this message before: run it alone (one such message per process at a time, the
+            // only one in its processing list, and named in P:running:<id>), so that if it kills this worker too the
+            // reaper charges it, and nothing that merely ran beside it.
+            let admitted = state.withLock { state -> Bool in
+                if state.suspectRunning { return false }
+                state.suspectRunning = true
+                return true
+            }
+            guard admitted else {
+                return Pending(
+                    delivery: delivery,
+                    settlement: .delay(message: delivery.raw, listKey: delivery.listKey, until: now.addingTimeInterval(0.5), result: nil),
+                    report: Report(name: name, id: message.id, state: "DEFERRED", start: start, failed: nil, note: "another suspect message runs in this worker")
+                )
+            }
             await taskBlocks(slotState, backend: backend, on: connection)
+            try? broker.markRunning(delivery.raw, on: connection)
+        }
+        defer {
+            if run.isolate {
+                try? broker.markRunning(nil, on: connection)
+                state.withLock { $0.suspectRunning = false }
+            }
         }
 
         let invocation = JobInvocation(message: message, taskName: name, slot: delivery.slot, queue: delivery.queue)

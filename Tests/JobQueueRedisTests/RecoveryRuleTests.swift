@@ -53,4 +53,33 @@ struct RecoveryRuleTests {
             #expect(try await scope.length(dead.processingKey(slot: 0)) == 0)
         }
     }
+
+    @Test("poison-pill charging: with a running mark only the marked message is charged; without one, all are")
+    func blame() async throws {
+        try await BrokerScope.with("blame") { scope in
+            for marked in [true, false] {
+                let suspect = CeleryMessage.make(taskName: "ping", queue: scope.queue)
+                let bystander = CeleryMessage.make(taskName: "ping", queue: scope.queue)
+                let dead = scope.broker(workerID: "dead-\(UUID().uuidString)", concurrency: 2, heartbeatTTL: .milliseconds(200))
+                try await dead.heartbeat(RedisWorkerInfo(name: "dead@test", queues: [scope.queue], concurrency: 2), on: scope.connection)
+                try await scope.pushRaw(suspect.raw)
+                _ = try await dead.cycle(slot: 0, settling: [], fetching: 1, listKeys: [scope.queue], broker: scope.connection)
+                try await scope.pushRaw(bystander.raw)
+                _ = try await dead.cycle(slot: 1, settling: [], fetching: 1, listKeys: [scope.queue], broker: scope.connection)
+                if marked { try await dead.markRunning(suspect.raw, on: scope.connection) }
+                #expect(try await eventually { try await scope.connection.command("EXISTS", dead.keys.heartbeat(dead.workerID)).int == 0 })
+                #expect(try await scope.broker().reapDeadWorkers(on: scope.connection, workerName: "reaper@test") == 2)
+                var losses: [String: Int] = [:]
+                for raw in try await scope.list(scope.queue) {
+                    let message = try CeleryMessage.decode(raw).get()
+                    losses[message.id] = message.workerLostCount
+                    #expect(message.isRedelivered)
+                }
+                #expect(losses[suspect.id] == 1)
+                #expect(losses[bystander.id] == (marked ? 0 : 1))
+                #expect(try await scope.connection.command("EXISTS", dead.keys.running(dead.workerID)).int == 0)
+                _ = try await scope.connection.command("DEL", scope.queue)
+            }
+        }
+    }
 }
