@@ -131,8 +131,9 @@ public struct RedisQueueInspector: Sendable {
                 undecodable += 1
                 continue
             }
-            let queue = message.queue(default: CeleryQueue.queueName(ofListKey: letter.queue))
-            let list = CeleryQueue.listKey(queue: queue, priority: message.priority)
+            // The one return rule: the queue it was read from (recorded in the letter), else its routing.
+            let source = letter.queue.isEmpty ? nil : CeleryQueue.listKey(queue: CeleryQueue.queueName(ofListKey: letter.queue), priority: message.priority)
+            let list = CeleryQueue.returnListKey(for: message, fetchedFrom: source)
             let moved = try await connection.command([
                 Array("EVAL".utf8), Array(Self.moveScript.utf8), Array("2".utf8), Array(keys.dead.utf8), Array(list.utf8),
                 stored.record, message.withoutDeliveryCounters(),
@@ -152,6 +153,8 @@ public struct RedisQueueInspector: Sendable {
     }
 
     static let moveScript = """
+        local kind = redis.call('TYPE', KEYS[2])['ok']
+        if kind ~= 'list' and kind ~= 'none' then return 0 end
         if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
             redis.call('LPUSH', KEYS[2], ARGV[2])
             return 1
