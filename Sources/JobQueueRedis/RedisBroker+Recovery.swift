@@ -100,14 +100,21 @@ extension RedisBroker {
     /// - Returns: the number of messages moved (returned to their queues, or dead-lettered when undecodable).
     @discardableResult
     public func reapDeadWorkers(on connection: isolated RedisConnection, workerName: String) throws -> Int {
-        let members = try connection.command([utf8("SMEMBERS"), utf8(keys.workers)]).array ?? []
+        // Bounded work per sweep, whatever another program put in the set: at most ``maximumWorkersPerSweep``
+        // ids are looked at (a random sample when there are more), and at most ``maximumScansPerSweep`` of the
+        // dead ones without a trustworthy hash are searched for by SCAN. The rest waits for the next sweep.
+        let count = try connection.command([utf8("SCARD"), utf8(keys.workers)]).int ?? 0
+        let members = count > Int64(Self.maximumWorkersPerSweep)
+            ? try connection.command([utf8("SRANDMEMBER"), utf8(keys.workers), utf8(String(Self.maximumWorkersPerSweep))]).array ?? []
+            : try connection.command([utf8("SMEMBERS"), utf8(keys.workers)]).array ?? []
         let others = members.compactMap(\.string).filter { $0 != workerID }
         guard !others.isEmpty else { return 0 }
         let alive = try connection.pipeline(others.map { [utf8("EXISTS"), utf8(keys.heartbeat($0))] })
         var moved = 0
+        var scans = 0
         for (id, exists) in zip(others, alive) where exists.int == 0 {
             do {
-                moved += try reap(id, workerName: workerName, on: connection)
+                moved += try reap(id, workerName: workerName, scans: &scans, on: connection)
             } catch let error as RedisError where error.code == .server {
                 // A key of the wrong type (written by another program): skip this worker, never stall the reaper.
                 continue
@@ -116,8 +123,12 @@ extension RedisBroker {
         return moved
     }
 
+    /// The most worker ids one sweep looks at, and the most of them it may search for by `SCAN`.
+    static let maximumWorkersPerSweep = 1000
+    static let maximumScansPerSweep = 5
+
     /// Returns the messages of the dead worker `id` and forgets it. Returns how many were moved.
-    private func reap(_ id: String, workerName: String, on connection: isolated RedisConnection) throws -> Int {
+    private func reap(_ id: String, workerName: String, scans: inout Int, on connection: isolated RedisConnection) throws -> Int {
         var moved = 0
         let concurrencyValue = try connection.command([
             utf8("HGET"), utf8(keys.worker(id)), utf8("concurrency"),
@@ -128,6 +139,8 @@ extension RedisBroker {
         if let concurrency = WorkerHashBounds.concurrency(concurrencyValue.string) {
             lists = (0..<concurrency).map { keys.processing(id, slot: $0) }
         } else {
+            guard scans < Self.maximumScansPerSweep else { return 0 }
+            scans += 1
             lists = try scanProcessingLists(of: id, on: connection)
         }
         // The suspect it was running, if any: then only that message is charged with this worker's death.

@@ -192,6 +192,12 @@ struct HostileInputTests {
             _ = try await context.scope.connection.command("SET", context.keys.worker("fake-string"), "not a hash")
             return nil
         },
+        Case(name: "20,000 fake worker ids in the workers set (bounded reaper sweeps)", expected: .survived) { context in
+            var command = [Array("SADD".utf8), Array(context.keys.workers.utf8)]
+            for index in 0..<20_000 { command.append(Array("fake-\(index)".utf8)) }
+            _ = try await context.scope.connection.command(command)
+            return nil
+        },
         Case(name: "a delayed member whose list became a string", expected: .anonymousDeadLetter("")) { context in
             let list = context.scope.queue + "_wrongtype"
             let (_, raw) = Context.message(queue: list)
