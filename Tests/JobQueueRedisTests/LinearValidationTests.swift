@@ -20,7 +20,7 @@ struct LinearValidationTests {
             user: String(repeating: " ", count: 2_000_000) + "1" + String(repeating: " ", count: 2_000_000)
         )
         let took = try await Self.validate(request)
-        #expect(took < .seconds(2), "took \(took)")
+        #expect(took < .seconds(10), "took \(took)")  // linear: ~1 s in a debug build on a busy machine; quadratic: hours
     }
 
     @Test("2,000,000 C0 characters before a redirect URI")
@@ -30,6 +30,6 @@ struct LinearValidationTests {
             redirectURIs: String(repeating: "\u{01}", count: 2_000_000) + "https://example.com/cb"
         )
         let took = try await Self.validate(request)
-        #expect(took < .seconds(2), "took \(took)")
+        #expect(took < .seconds(10), "took \(took)")  // linear: ~1 s in a debug build on a busy machine; quadratic: hours
     }
 }
