@@ -17,7 +17,7 @@ import JobQueue
 /// | `P:heartbeat:<id>` | string | set with `PX` = the heartbeat TTL (5 s), refreshed every second |
 /// | `P:processing:<id>:<slot>` | list | the messages a slot of worker `<id>` holds (its fetched batch) |
 /// | `P:running:<id>` | string | the suspect message worker `<id>` runs alone right now (poison-pill counting) |
-/// | `P:source:<id>:<slot>` | hash | message → the list it was fetched from, for every message in that processing list |
+/// | `P:source:<id>:<slot>` | hash | message → the list it was fetched from, for started messages whose routing names another list |
 /// | `P:delayed` | zset | score = due time in ms; member = `<list key> NUL <message bytes>` (ETA/countdown, retries) |
 /// | `P:dead` | list | ``DeadLetter`` JSON records, oldest first |
 ///
