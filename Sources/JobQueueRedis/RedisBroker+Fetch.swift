@@ -12,8 +12,8 @@ extension RedisBroker {
     }
 
     func fetchKeys(slot: Int, listKeys: [String]) -> [[UInt8]] {
-        var keys: [[UInt8]] = [utf8(processingKey(slot: slot))]
-        keys.reserveCapacity(listKeys.count + 1)
+        var keys: [[UInt8]] = [utf8(processingKey(slot: slot)), utf8(sourceKey(slot: slot))]
+        keys.reserveCapacity(listKeys.count + 2)
         for key in listKeys { keys.append(utf8(key)) }
         return keys
     }
@@ -43,5 +43,17 @@ extension RedisBroker {
         ])
         guard let raw = reply.bytes else { return nil }
         return RedisDelivery(slot: slot, listKey: listKey, raw: raw)
+    }
+}
+
+extension RedisBroker {
+    /// Records the list `delivery` was fetched from in the slot's source hash, for a message whose routing names
+    /// another list: if this process dies while holding it, a reaper returns it to that list (see
+    /// ``CeleryQueue/returnListKey(for:fetchedFrom:)``). Messages whose routing names their list need no entry.
+    public func recordSource(_ delivery: RedisDelivery, on connection: isolated RedisConnection) throws {
+        let key = sourceKey(slot: delivery.slot)
+        let kind = try connection.command([utf8("TYPE"), utf8(key)]).string
+        guard kind == "hash" || kind == "none" else { return }  // another program's key: recovery uses routing
+        _ = try connection.command([utf8("HSET"), utf8(key), delivery.raw, utf8(delivery.listKey)])
     }
 }

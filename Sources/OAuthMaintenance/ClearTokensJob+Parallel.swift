@@ -119,7 +119,7 @@ extension ClearTokensJob {
             let finished = next.map { $0 > last } ?? true
             batchDone(counts, finished ? 1 : min((Double(high) - Double(first) + 1) / span, 1))
             if settings.batchInterval > 0 {
-                try await Task.sleep(for: .milliseconds(Int64(settings.batchInterval * 1000)))
+                try await Task.sleep(for: .milliseconds(Int64(min(settings.batchInterval, 86_400) * 1000)))
             }
             guard let next, !finished else { break }
             // The window holding `next`, then this stripe's first window at or after it.

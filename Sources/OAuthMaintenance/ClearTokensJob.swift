@@ -186,7 +186,8 @@ public struct ClearTokensJob: Sendable {
             batches += 1
             progress(.batch(steps, deletedSoFar: deleted.reduce(0, +), batches: batches, fraction: fraction))
             if settings.batchInterval > 0 {
-                try await Task.sleep(for: .milliseconds(Int64(settings.batchInterval * 1000)))
+                // Checked: a setting of any size sleeps at most a day per batch instead of trapping.
+                try await Task.sleep(for: .milliseconds(Int64(min(settings.batchInterval, 86_400) * 1000)))
             }
         }
         switch pass {
@@ -197,12 +198,13 @@ public struct ClearTokensJob: Sendable {
             let last = try range?.decode(Int64?.self, column: 1) ?? first
             while let low = next {
                 try Task.checkCancellation()
-                let (high, overflow) = low.addingReportingOverflow(Int64(settings.batchSize) - 1)
-                let windowEnd = overflow ? Int64.max : high
-                let row = try await Self.batch(tables.rewrite(walk.batch(cutoffs, from: low, through: windowEnd)), on: connection)
+                // Saturating: ids near Int64.max or a huge batch size must not overflow.
+                let (sum, overflow) = low.addingReportingOverflow(Int64(clamping: settings.batchSize) - 1)
+                let high = overflow ? Int64.max : sum
+                let row = try await Self.batch(tables.rewrite(walk.batch(cutoffs, from: low, through: high)), on: connection)
                 for index in deleted.indices { deleted[index] += Int(try row.decode(Int64.self, column: index)) }
                 next = try row.decode(Int64?.self, column: deleted.count)
-                fraction = next == nil ? 1 : MaintenanceProgress.fraction(of: min(windowEnd, last), from: first, through: max(last, first))
+                fraction = next == nil ? 1 : MaintenanceProgress.fraction(of: min(high, last), from: first, through: max(last, first))
                 try await batchDone()
             }
         case .indexed(let step):
