@@ -10,7 +10,7 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible, Cu
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum _Code: String, Sendable, Hashable {
             case io, eof, `protocol`, outOfMemory, other, timeout, server, unexpectedReply, invalidURL,
-                invalidConfiguration, invalidCommand, connectionClosed
+                invalidConfiguration, invalidCommand, connectionClosed, tls, failover
         }
 
         private let value: _Code
@@ -40,6 +40,14 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible, Cu
         public static let invalidCommand = Code(.invalidCommand)
         /// The connection was closed, or died after an earlier I/O error, and cannot be used again.
         public static let connectionClosed = Code(.connectionClosed)
+        /// TLS failed for a reason a retry will not fix: the server's certificate is not trusted or does not
+        /// name the host, the server does not speak TLS, a CA or client certificate file cannot be read.
+        public static let tls = Code(.tls)
+        /// The server is not a writable master (yet): it answered `-READONLY` (a replica, e.g. a master
+        /// demoted by a failover) or `-LOADING` (still loading its data), or the master a sentinel named is
+        /// not one (`ROLE`). The connection is closed; a new connect (through the sentinels, when
+        /// configured) finds the current master. Transient.
+        public static let failover = Code(.failover)
 
         public var description: String { value.rawValue }
     }
@@ -60,10 +68,10 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible, Cu
     }
 
     /// True for errors after which a new connection may well succeed: I/O, EOF, timeout, a closed
-    /// connection, and ``Code/other`` (hiredis reports a host name that does not resolve, often a
-    /// DNS that is not ready yet, this way). Server replies, bad URLs and protocol errors are permanent.
+    /// connection, a failover (``Code/failover``), and ``Code/other`` (a host name that does not resolve,
+    /// often a DNS that is not ready yet). Server replies, bad URLs, TLS and protocol errors are permanent.
     public var isTransient: Bool {
-        [.io, .eof, .timeout, .connectionClosed, .other].contains(code)
+        [.io, .eof, .timeout, .connectionClosed, .other, .failover].contains(code)
     }
 
     public var description: String {

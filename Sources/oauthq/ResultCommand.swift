@@ -36,7 +36,7 @@ struct ResultCommand: AsyncParsableCommand {
             guard !id.isEmpty, !id.contains(where: { $0.isWhitespace }) else {
                 throw CommandFailure(exitCode: 2, "the task id must be non-empty and contain no spaces")
             }
-            let config = try RedisConfiguration(url: backend.url(broker: connection.redisURL()))
+            let config = try connection.redisConfiguration(url: backend.url(broker: connection.redisURL()))
             let reader = try await RedisConnection.connect(config)
             let reading: ResultWatcher.Reading
             if wait {
