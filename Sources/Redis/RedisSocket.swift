@@ -345,20 +345,26 @@ final class RedisSocket {
 
     /// An error from `SSL_read`/`SSL_write` after the handshake.
     private func sessionError(sslError: Int32, errno savedErrno: Int32, context: String) -> RedisError {
-        if sslError == SSL_ERROR_SYSCALL {
-            if savedErrno == 0 {
-                return RedisError(.eof, "the server closed the connection trying to \(context) (Server closed the connection)")
-            }
-            return RedisError(.io, "I/O error trying to \(context): \(Self.describe(savedErrno))")
-        }
         let code = ERR_peek_last_error()
         if code != 0, ERR_GET_REASON(code) == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED {
             return RedisError(.tls, "TLS: \(peer) requires a client certificate (ssl_certfile, ssl_keyfile)")
         }
-        if code != 0, ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING {
-            return RedisError(.eof, "the server closed the connection trying to \(context) (unexpected EOF)")
+        if sslError == SSL_ERROR_SYSCALL {
+            if savedErrno == 0 {
+                return RedisError(.eof, "the server closed the connection trying to \(context) (Server closed the connection\(tlsHint))")
+            }
+            return RedisError(.io, "I/O error trying to \(context): \(Self.describe(savedErrno))\(tlsHint)")
         }
-        return RedisError(.io, "TLS error trying to \(context): \(RedisTLSContext.lastErrorText())")
+        if code != 0, ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING {
+            return RedisError(.eof, "the server closed the connection trying to \(context) (unexpected EOF\(tlsHint))")
+        }
+        return RedisError(.io, "TLS error trying to \(context): \(RedisTLSContext.lastErrorText())\(tlsHint)")
+    }
+
+    /// On a TLS connection that never received a reply: a server that requires client certificates
+    /// checks them after the client's side of the TLS 1.3 handshake, and drops the connection.
+    private var tlsHint: String {
+        hasReceived ? "" : "; the server ended the TLS session before its first reply: does it require a client certificate (ssl_certfile, ssl_keyfile)?"
     }
 
     // MARK: - Helpers
