@@ -4,7 +4,7 @@
 #
 #   scripts/chaos.sh [--small] [--fuzz-seconds N] [--keep] [SCENARIO ...]
 #
-# Scenarios (default: all, in this order): killstorm redis postgres poison warm beat security.
+# Scenarios (default: all, in this order): killstorm redis postgres poison warm beat security sentinel tls.
 #   --small          the size scripts/test.sh runs (about 3 minutes); default: the full size of issue 7
 #                    (about 30 minutes, including 10 minutes of scripts/fuzz-envelope.sh)
 #   --fuzz-seconds N run the envelope fuzzer for N seconds in `poison` (full: 600, small: 0)
