@@ -124,7 +124,7 @@ struct EnqueueOptions: ParsableArguments {
         let backendConfig = try connection.redisConfiguration(url: backend.url(broker: brokerURL))
         let subscriber = try await RedisConnection.connect(backendConfig)
         let reader = backend.url(broker: brokerURL) == brokerURL ? broker : try await RedisConnection.connect(backendConfig)
-        let watcher = ResultWatcher(taskID: options.taskID, subscriber: subscriber, reader: reader)
+        let watcher = ResultWatcher(taskID: options.taskID, subscriber: subscriber, reader: reader, reconnecting: backendConfig)
         try await watcher.subscribe()
         try await TaskPublisher.publish(message, queue: options.queue, priority: options.priority, on: broker)
         Console.info("sent \(name) \(options.taskID) to queue \(options.queue); waiting up to \(options.timeout)")

@@ -41,7 +41,7 @@ struct ResultCommand: AsyncParsableCommand {
             let reading: ResultWatcher.Reading
             if wait {
                 let subscriber = try await RedisConnection.connect(config)
-                let watcher = ResultWatcher(taskID: id, subscriber: subscriber, reader: reader)
+                let watcher = ResultWatcher(taskID: id, subscriber: subscriber, reader: reader, reconnecting: config)
                 try await watcher.subscribe()
                 reading = try await watcher.wait(timeout: timeout)
                 await subscriber.close()

@@ -152,6 +152,11 @@ def sentinel(h, size):
     stream.start()
     wait_until(lambda: len(stream.sent) >= count // 2, 300, what="half the stream")
     replica = cluster.client(cluster.replica_port)
+    # `enqueue --wait` across the failover: its queue gets a worker only after the promotion.
+    late = "chaos_sentinel_late"
+    waiter = h.spawn([h.oauthq, "enqueue", "ping", "--queue", late, "--wait", "--timeout", "120"],
+                     h.log_path("sentinel-wait-across"), h.env(REDIS_URL=cluster.url, **env))
+    wait_until(lambda: replica.llen(late) == 1, 30, what="the --wait message on the replica")
     visible = replica_ids(replica, queue, prefix)   # what the replica had just before the kill
     cluster.kill("master")
     killed = time.monotonic()
@@ -159,6 +164,7 @@ def sentinel(h, size):
                what="the sentinel to promote the replica")
     promoted, promoted_wall = time.monotonic(), time.time()
     done_at_promotion = len(replica.keys("celery-task-meta-*"))
+    late_worker = h.worker("sentinel-late", cluster.url, ["-Q", late, "-c", "1", "--key-prefix", prefix], env)
     resumed = wait_until(lambda: len(replica.keys("celery-task-meta-*")) > done_at_promotion and time.monotonic(),
                          120, interval=0.05, what="the first result after the promotion")
     stream.join(timeout=600)
@@ -191,8 +197,10 @@ def sentinel(h, size):
                                     h.env(REDIS_URL=cluster.url, **env), "sentinel-enqueue-wait")
     beat_after = [line for line in log_lines(beat.log) if SENT.search(line)
                   and timestamp(SENT.search(line).group(1)) > promoted_wall + 1]
-    alive = all(w.poll() is None for w in workers) and beat.poll() is None
-    exits = stop_all(h, workers + [beat])
+    waited = h.wait_exit(waiter, 150)
+    waited_output = waiter.log.read_text(errors="replace")
+    alive = all(w.poll() is None for w in workers + [late_worker]) and beat.poll() is None
+    exits = stop_all(h, workers + [late_worker, beat])
 
     figures.append(f"{count} tasks by Celery's client through {cluster.url} (master_name), master killed -9 after "
                    f"{len(visible & set(sent))} reached the replica; sent {len(sent)} (publish errors {stream.failed}), "
@@ -202,12 +210,15 @@ def sentinel(h, size):
     figures.append(f"lost {len(lost)} (of them sent after the promotion or seen on the replica: {len(lost_required)}); "
                    f"duplicates (started twice) {duplicates}")
     figures.append(f"loops back: slots reconnected {slots_back}, maintenance {maintenance}, Celery ping replies "
-                   f"{len(pongs)}, beat sends after the promotion {len(beat_after)}, enqueue --wait exit {status}")
+                   f"{len(pongs)}, beat sends after the promotion {len(beat_after)}, enqueue --wait exit {status}, "
+                   f"enqueue --wait across the failover exit {waited}")
     ok = check(not lost_required, figures, f"{len(lost_required)} task(s) sent after the promotion or on the replica "
                                            f"without SUCCESS: {lost_required[:5]}")
     ok &= check(alive and all(e == 0 for e in exits), figures, f"processes alive {alive}, exits {exits}")
     ok &= check(status == 0 and "pong" in out, figures, f"enqueue --wait through the sentinel: {status} {err[-300:]}")
-    ok &= check(len(pongs) == 2, figures, f"Celery ping replies {pongs}")
+    ok &= check(len(pongs) == 3, figures, f"Celery ping replies {pongs} (expected the 3 workers)")
+    ok &= check(waited == 0 and "pong" in waited_output, figures,
+                f"enqueue --wait across the failover: exit {waited}: {waited_output[-300:]}")
     ok &= check(len(beat_after) >= 2, figures, "beat sent nothing after the promotion")
     ok &= check(maintenance >= 2, figures, "a maintenance loop did not report its reconnect")
     for name in ("replica", "sentinel"):
