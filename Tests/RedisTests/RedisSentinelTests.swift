@@ -104,4 +104,26 @@ struct RedisSentinelTests {
         #expect(cluster.currentMasterPort() == cluster.replicaPort)
         #expect(waited < .seconds(60))
     }
+
+    @Test("TLS to the sentinel and to the master: ssl_* parameters on the sentinel URL")
+    func tls() async throws {
+        let certificates = try TestCertificates.make()
+        defer { certificates.remove() }
+        let cluster = try SentinelCluster(certificates: certificates)
+        defer { cluster.stop() }
+        try cluster.start()
+        // The sentinel names the master by IP address; the test certificate names only localhost.
+        var configuration = try RedisConfiguration(
+            url: "sentinel://localhost:\(cluster.sentinelPort)/0?ssl_ca_certs=\(certificates.caFile)&ssl_check_hostname=false")
+        configuration.sentinelMaster = SentinelCluster.masterName
+        let redis = try await RedisConnection.connect(configuration)
+        #expect(try await redis.command("CONFIG", "GET", "tls-port") == .array([.bulk(bytes("tls-port")), .bulk(bytes(String(cluster.masterPort)))]))
+        #expect(try await redis.command("SET", "k", "v") == .status("OK"))
+
+        // Without the CA the sentinel itself is not trusted: a permanent TLS error, not a retry.
+        var untrusted = try RedisConfiguration(url: "sentinel://localhost:\(cluster.sentinelPort)/0?ssl_cert_reqs=required")
+        untrusted.sentinelMaster = SentinelCluster.masterName
+        let error = try await #require(throws: RedisError.self) { try await RedisConnection.connect(untrusted) }
+        #expect(error.code == .tls)
+    }
 }

@@ -15,11 +15,14 @@ final class SentinelCluster: @unchecked Sendable {
     let replicaPort: Int
     let sentinelPort: Int
     let sentinelPassword: String?
+    /// With certificates, every server listens on TLS only (`--port 0 --tls-port`), replication included.
+    let certificates: TestCertificates?
     private var processes: [String: Process] = [:]
 
     var sentinelURL: String { "sentinel://127.0.0.1:\(sentinelPort)/0" }
 
-    init(sentinelPassword: String? = nil) throws {
+    init(sentinelPassword: String? = nil, certificates: TestCertificates? = nil) throws {
+        self.certificates = certificates
         masterPort = try TestEnvironment.freeLoopbackPort()
         replicaPort = try TestEnvironment.freeLoopbackPort()
         sentinelPort = try TestEnvironment.freeLoopbackPort()
@@ -30,10 +33,10 @@ final class SentinelCluster: @unchecked Sendable {
 
     /// Starts the three servers; returns once the sentinel knows the master and its replica.
     func start() throws {
-        try launch("master", ["--port", String(masterPort)])
-        try launch("replica", ["--port", String(replicaPort), "--replicaof", "127.0.0.1", String(masterPort)])
+        try launch("master", serving(masterPort))
+        try launch("replica", serving(replicaPort) + ["--replicaof", "127.0.0.1", String(masterPort)])
         var configuration = """
-            port \(sentinelPort)
+            \(certificates == nil ? "port \(sentinelPort)" : "port 0\ntls-port \(sentinelPort)")
             bind 127.0.0.1
             dir \(directory.path)
             sentinel monitor \(Self.masterName) 127.0.0.1 \(masterPort) 1
@@ -43,6 +46,16 @@ final class SentinelCluster: @unchecked Sendable {
 
             """
         if let sentinelPassword { configuration += "requirepass \(sentinelPassword)\n" }
+        if let certificates {
+            configuration += """
+                tls-cert-file \(certificates.serverCertificate)
+                tls-key-file \(certificates.serverKey)
+                tls-ca-cert-file \(certificates.caFile)
+                tls-auth-clients no
+                tls-replication yes
+
+                """
+        }
         let file = directory.appendingPathComponent("sentinel.conf")
         try configuration.write(to: file, atomically: true, encoding: .utf8)
         try launch("sentinel", [file.path, "--sentinel"], listening: sentinelPort)
@@ -53,6 +66,16 @@ final class SentinelCluster: @unchecked Sendable {
             usleep(100_000)
         }
         throw FixtureError(message: "the sentinel did not discover the replica in 30 s")
+    }
+
+    /// The port arguments of a data server: plain, or TLS only.
+    private func serving(_ port: Int) -> [String] {
+        guard let certificates else { return ["--port", String(port)] }
+        return [
+            "--port", "0", "--tls-port", String(port), "--tls-cert-file", certificates.serverCertificate,
+            "--tls-key-file", certificates.serverKey, "--tls-ca-cert-file", certificates.caFile,
+            "--tls-auth-clients", "no", "--tls-replication", "yes",
+        ]
     }
 
     private func launch(_ name: String, _ arguments: [String], listening port: Int? = nil) throws {
@@ -80,6 +103,7 @@ final class SentinelCluster: @unchecked Sendable {
     func sentinel(_ arguments: String...) -> String {
         var argv = ["-h", "127.0.0.1", "-p", String(sentinelPort)]
         if let sentinelPassword { argv += ["--no-auth-warning", "-a", sentinelPassword] }
+        if let certificates { argv += ["--tls", "--cacert", certificates.caFile, "--sni", "localhost"] }
         let output = try? ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/redis-cli"), argv + arguments)
         return output?.stdout ?? ""
     }
