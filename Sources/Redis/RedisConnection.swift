@@ -115,7 +115,7 @@ public actor RedisConnection {
 
     /// TCP (and TLS when configured) to one server, then `AUTH` and `SELECT`.
     private func openServer(host: String, port: Int) throws {
-        let tls = try configuration.tls.map(RedisTLSContext.init)
+        let tls = try configuration.tls.map(RedisTLSContext.shared(for:))
         let socket = try RedisSocket.connect(host: host, port: port, timeout: configuration.connectTimeout, tls: tls)
         wire = try RedisWire(socket: socket, commandTimeout: configuration.commandTimeout)
         try handshake()

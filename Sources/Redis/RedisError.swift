@@ -2,7 +2,8 @@
 /// top-level error reply from the server.
 ///
 /// Redaction: ``description`` never contains command arguments, passwords or URL credentials. Messages
-/// are built from fixed text, hiredis' `errstr` (which names only socket-level causes) and, for server
+/// are built from fixed text, `strerror`/`gai_strerror`/OpenSSL reason strings and hiredis' parser `errstr`
+/// (which name only socket-, TLS- or protocol-level causes, plus file paths from the URL) and, for server
 /// replies, the server's message with every quoted span ('…', `…`, "…") replaced by `…` and anything
 /// after "with args beginning with" dropped, since Redis echoes user input only in such places.
 public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
@@ -16,15 +17,15 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible, Cu
         private let value: _Code
         private init(_ value: _Code) { self.value = value }
 
-        /// A read or write on the socket failed (hiredis `REDIS_ERR_IO`), or the connect failed.
+        /// A read or write on the socket failed (`errno`), or the connect failed.
         public static let io = Code(.io)
-        /// The server closed the connection (hiredis `REDIS_ERR_EOF`).
+        /// The server closed the connection.
         public static let eof = Code(.eof)
-        /// The server sent bytes that are not valid RESP (hiredis `REDIS_ERR_PROTOCOL`).
+        /// The server sent bytes that are not valid RESP (hiredis' reader refused them).
         public static let `protocol` = Code(.protocol)
-        /// hiredis could not allocate memory (`REDIS_ERR_OOM`).
+        /// Memory could not be allocated (hiredis' reader or formatter, an OpenSSL object).
         public static let outOfMemory = Code(.outOfMemory)
-        /// Any other hiredis error (`REDIS_ERR_OTHER`), e.g. a host name that does not resolve.
+        /// Any other failure, e.g. a host name that does not resolve (`getaddrinfo`).
         public static let other = Code(.other)
         /// The connect or the command did not complete within its timeout. The connection is dead.
         public static let timeout = Code(.timeout)

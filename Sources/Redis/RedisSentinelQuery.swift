@@ -9,7 +9,7 @@ enum RedisSentinelQuery {
         asking node: RedisConfiguration.SentinelNode,
         configuration: RedisConfiguration
     ) throws -> (host: String, port: Int)? {
-        let tls = try configuration.tls.map(RedisTLSContext.init)
+        let tls = try configuration.tls.map(RedisTLSContext.shared(for:))
         let socket = try RedisSocket.connect(host: node.host, port: node.port, timeout: configuration.connectTimeout, tls: tls)
         let wire = try RedisWire(socket: socket, commandTimeout: configuration.connectTimeout)
         defer { wire.close() }

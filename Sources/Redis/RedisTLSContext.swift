@@ -4,12 +4,53 @@ import Glibc
 import Darwin
 #endif
 import COpenSSL
+import Synchronization
 
 /// An OpenSSL `SSL_CTX` built from ``RedisTLSOptions``: the trust store, the verification mode and the
-/// client certificate. One per connect; freed with the object. Used only on its connection's thread.
-final class RedisTLSContext {
+/// client certificate. Freed with the object.
+///
+/// Connections with the same options share one context (``shared(for:)``), so a worker's many connections
+/// load the CA store and the client certificate once. A context is rebuilt when one of its files changes
+/// (a rotated certificate is picked up by the next connect).
+final class RedisTLSContext: @unchecked Sendable {
+    // @unchecked Sendable: `context` is configured in init and only read afterwards; OpenSSL lets many
+    // `SSL` objects on many threads share one configured, reference-counted `SSL_CTX`.
     let context: OpaquePointer
     let options: RedisTLSOptions
+    /// The modification times of the files read, to notice a rotated certificate.
+    private let fileStamps: [String: FileStamp]
+
+    struct FileStamp: Equatable {
+        var seconds: Int
+        var nanoseconds: Int
+    }
+
+    private static let cache = Mutex<[RedisTLSOptions: RedisTLSContext]>([:])
+
+    /// The shared context for `options`, built (or rebuilt, when a file changed) as needed.
+    /// - Throws: ``RedisError/Code/tls`` as ``init(_:)``.
+    static func shared(for options: RedisTLSOptions) throws -> RedisTLSContext {
+        if let cached = cache.withLock({ $0[options] }), cached.fileStamps == stamps(of: options) {
+            return cached
+        }
+        let fresh = try RedisTLSContext(options)
+        cache.withLock { $0[options] = fresh }
+        return fresh
+    }
+
+    private static func stamps(of options: RedisTLSOptions) -> [String: FileStamp] {
+        var result: [String: FileStamp] = [:]
+        let paths = [options.caCertificatesPath, options.certificatePath, options.keyPath].compactMap { $0 }
+        for path in paths {
+            var info = stat()
+            if stat(path, &info) == 0 {
+                result[path] = FileStamp(seconds: info.st_mtim.tv_sec, nanoseconds: info.st_mtim.tv_nsec)
+            } else {
+                result[path] = FileStamp(seconds: -1, nanoseconds: 0)
+            }
+        }
+        return result
+    }
 
     /// Builds the context. Reading the files happens here, so a missing CA file or client certificate is
     /// reported before any byte goes to the network.
@@ -20,6 +61,7 @@ final class RedisTLSContext {
         }
         self.context = context
         self.options = options
+        self.fileStamps = Self.stamps(of: options)
         ERR_clear_error()
         guard copenssl_ctx_min_tls12(context) == 1 else {
             throw RedisError(.tls, "TLS: could not require TLS 1.2 or later (\(Self.lastErrorText()))")

@@ -171,6 +171,23 @@ final class RedisTLSTests {
         #expect(error.message.contains("client certificate") || error.message.contains("closed"), "\(error)")
     }
 
+    @Test("connections share a TLS context until a file changes: a replaced CA file is read again")
+    func rotatedCAFile() async throws {
+        let path = certificates.path("rotating-ca.crt")
+        try FileManager.default.copyItem(atPath: certificates.otherCAFile, toPath: path)
+        let url = "rediss://localhost:\(server.tlsPort)?ssl_ca_certs=\(path)"
+        let error = try await #require(throws: RedisError.self) { try await connect(url) }
+        #expect(error.code == .tls)
+        // The right CA now, with a new modification time.
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.copyItem(atPath: certificates.caFile, toPath: path)
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(5)], ofItemAtPath: path)
+        let first = try await connect(url)
+        let second = try await connect(url)
+        #expect(try await first.command("PING") == .status("PONG"))
+        #expect(try await second.command("PING") == .status("PONG"))
+    }
+
     @Test("description shows rediss:// and redacts the password")
     func description() throws {
         let configuration = try RedisConfiguration(url: "rediss://u:hunter2@h:6380/1?ssl_cert_reqs=none")
