@@ -31,7 +31,7 @@ SIZES = {
              "beat_ticks": 100, "fuzz_seconds": 600, "sentinel_tasks": 2_000, "tls_tasks": 500},
     "small": {"killstorm_tasks": 1_000, "redis_tasks": 1_500, "pg_units": 20_000, "pg_batch": 300,
               "poison": 200, "poison_huge": 2, "poison_valid": 400, "huge_bytes": 1 << 20, "warm_tasks": 800,
-              "beat_ticks": 20, "fuzz_seconds": 0, "sentinel_tasks": 1_000, "tls_tasks": 100},
+              "beat_ticks": 20, "fuzz_seconds": 0, "sentinel_tasks": 2_000, "tls_tasks": 100},
 }
 
 
