@@ -11,6 +11,8 @@ command -v swift >/dev/null || { echo "test.sh: error: no Swift toolchain on PAT
 
 # Build-time C libraries (the services script installs the servers).
 scripts/apt-install.sh libhiredis-dev libpq-dev libssl-dev pkg-config
+# The openssl CLI makes the CA and certificates of the TLS tests at test time.
+scripts/apt-install.sh openssl
 
 # The real other side for the differential and interop tests: DOT 3.4.1 / Django 5.2 / Celery 5.7
 # in a git-ignored venv (.venv/), pinned by requirements-dev.txt.
