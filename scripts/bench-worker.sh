@@ -19,6 +19,7 @@ cd "$root"
 count="${1:-20000}"
 latency_count="${2:-2000}"
 
+command -v openssl >/dev/null || { echo "bench-worker.sh: the openssl CLI is missing (scripts/apt-install.sh openssl)" >&2; exit 1; }
 scripts/python-env.sh
 python="$root/.venv/bin/python"
 celery="$root/.venv/bin/celery"
