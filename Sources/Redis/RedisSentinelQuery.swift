@@ -31,6 +31,7 @@ enum RedisSentinelQuery {
             return nil
         case .array(let parts) where parts.count == 2:
             guard let host = parts[0].string, !host.isEmpty, host.utf8.count <= 255,
+                host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._:%".contains($0)) }),
                 let portText = parts[1].string, portText.utf8.count <= 5,
                 let port = Int(portText), (1...65_535).contains(port)
             else {
