@@ -223,6 +223,14 @@ final class RedisSocket {
                     "TLS: the certificate of \(peer) does not match the host name '\(host)' (hostname mismatch); connect by a name the certificate lists, or set ssl_check_hostname=false"
                 )
             }
+            let unknownIssuer = [
+                X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+                X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN,
+                X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE,
+            ].contains(Int32(verification))
+            guard unknownIssuer else {
+                return RedisError(.tls, "TLS: the certificate of \(peer) is not valid (\(reason))")
+            }
             return RedisError(
                 .tls,
                 "TLS: the certificate of \(peer) is not trusted (\(reason)); pass its CA with ssl_ca_certs=PATH"
