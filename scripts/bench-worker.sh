@@ -11,6 +11,8 @@
 #             stays on the plain one); the TLS/plain drain ratio is the cost of TLS
 #
 # Usage: scripts/bench-worker.sh [N] [L]      Not part of the tests. Needs redis-server and python3-venv.
+# OAUTHQ_BENCH_BASELINE=PATH: also drain with that oauthq binary over plain TCP (e.g. a build of an older commit),
+# in the same run, for a before/after comparison.
 # The machine should be otherwise idle: both workers share its cores with Redis and the measuring client.
 set -euo pipefail
 
@@ -98,12 +100,18 @@ swift_json="$(run_one oauthq "$oauthq" worker -c 2 --loglevel warning)"
 echo "oauthq over TLS: $count tasks…" >&2
 tls_url="rediss://localhost:$tls_port/0?ssl_ca_certs=$work/ca.crt"
 tls_json="$(run_one oauthq-tls env REDIS_URL="$tls_url" "$oauthq" worker -c 2 --loglevel warning)"
+baseline_json="null"
+if [[ -n "${OAUTHQ_BENCH_BASELINE:-}" ]]; then
+    echo "baseline $OAUTHQ_BENCH_BASELINE: $count tasks…" >&2
+    baseline_json="$(run_one baseline "$OAUTHQ_BENCH_BASELINE" worker -c 2 --loglevel warning)"
+fi
 echo "celery: $count tasks…" >&2
 celery_json="$(run_one celery "$celery" -A celery_app worker -P prefork -c 2 --loglevel WARNING)"
 
-"$python" - "$swift_json" "$celery_json" "$count" "$tls_json" <<'EOF'
+"$python" - "$swift_json" "$celery_json" "$count" "$tls_json" "$baseline_json" <<'EOF'
 import json, sys
 s, c, n, t = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
+b = json.loads(sys.argv[5])
 def rate(r): return r["drain"]["count"] / r["drain"]["span_s"] if r["drain"]["span_s"] else float("nan")
 rows = [
     ("tasks with a result", f'{s["drain"]["count"]}/{n}', f'{c["drain"]["count"]}/{n}', ""),
@@ -125,4 +133,8 @@ print(f"| drain rate (tasks/s) | {rate(s):,.0f} | {rate(t):,.0f} | {rate(t) / ra
 print(f'| latency p50 (ms) | {s["latency"]["p50_ms"]:.3f} | {t["latency"]["p50_ms"]:.3f} | |')
 print(f'| latency p99 (ms) | {s["latency"]["p99_ms"]:.3f} | {t["latency"]["p99_ms"]:.3f} | |')
 print(f'| idle RSS (MiB) | {s["rss_kb"] / 1024:.1f} | {t["rss_kb"] / 1024:.1f} | |')
+if b:
+    print(f'\nbaseline binary over plain TCP: {b["drain"]["count"]}/{n} results, drain {rate(b):,.0f} tasks/s '
+          f'(this build / baseline: {rate(s) / rate(b):.2f}), latency p50 {b["latency"]["p50_ms"]:.3f} ms, '
+          f'p99 {b["latency"]["p99_ms"]:.3f} ms, idle RSS {b["rss_kb"] / 1024:.1f} MiB')
 EOF
