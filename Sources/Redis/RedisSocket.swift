@@ -24,6 +24,8 @@ final class RedisSocket {
     let peer: String
     /// Whether any byte has arrived yet: a plain connection reset before the first reply hints at a TLS port.
     private(set) var hasReceived = false
+    /// The last read filled the whole buffer, so more bytes are probably queued: read again without polling.
+    private var lastReadFilled = false
 
     private init(descriptor: Int32, peer: String, tlsContext: RedisTLSContext?) {
         self.descriptor = descriptor
@@ -299,12 +301,19 @@ final class RedisSocket {
     /// - Throws: ``RedisError/Code/eof`` when the server closed the connection, ``RedisError/Code/io``
     ///   or ``RedisError/Code/tls`` when the read failed.
     func read(into buffer: UnsafeMutableRawBufferPointer, until deadline: ContinuousClock.Instant, context: String) throws -> Int? {
+        // A reply is rarely there the instant after a request: poll first (one system call fewer than a read
+        // that fails with EAGAIN), unless bytes are known to be waiting (in the kernel or in OpenSSL's buffer).
+        let pending = lastReadFilled || session.map { SSL_has_pending($0) == 1 } ?? false
+        if !pending, try !Self.wait(descriptor, for: Int16(POLLIN), until: deadline) {
+            return nil
+        }
         while true {
             if let session {
                 ERR_clear_error()
                 let result = SSL_read(session, buffer.baseAddress, Int32(clamping: buffer.count))
                 if result > 0 {
                     hasReceived = true
+                    lastReadFilled = Int(result) == buffer.count
                     return Int(result)
                 }
                 let sslError = SSL_get_error(session, result)
@@ -323,6 +332,7 @@ final class RedisSocket {
                 let result = recv(descriptor, buffer.baseAddress, buffer.count, 0)
                 if result > 0 {
                     hasReceived = true
+                    lastReadFilled = result == buffer.count
                     return result
                 }
                 if result == 0 {
@@ -382,16 +392,18 @@ final class RedisSocket {
     static func wait(_ fd: Int32, for events: Int16, until deadline: ContinuousClock.Instant) throws -> Bool {
         while true {
             let remaining = deadline - ContinuousClock.now
-            if remaining <= .zero { return false }
+            // Past the deadline, one look without waiting: what has already arrived still counts.
+            let milliseconds = remaining <= .zero ? 0 : max(1, Int32(clamping: Int64((remaining.seconds * 1000).rounded(.up))))
             var entry = pollfd(fd: fd, events: events, revents: 0)
-            let milliseconds = Int32(clamping: Int64((remaining.seconds * 1000).rounded(.up)))
-            let ready = poll(&entry, 1, max(1, milliseconds))
+            let ready = poll(&entry, 1, milliseconds)
             if ready > 0 { return true }
-            if ready < 0 {
-                let pollErrno = errno
-                if pollErrno == EINTR { continue }
-                throw RedisError(.io, "poll failed (errno \(pollErrno))")
+            if ready == 0 {
+                if milliseconds == 0 || ContinuousClock.now >= deadline { return false }
+                continue
             }
+            let pollErrno = errno
+            if pollErrno == EINTR { continue }
+            throw RedisError(.io, "poll failed (errno \(pollErrno))")
         }
     }
 
