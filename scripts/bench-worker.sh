@@ -13,6 +13,8 @@
 # Usage: scripts/bench-worker.sh [N] [L]      Not part of the tests. Needs redis-server and python3-venv.
 # OAUTHQ_BENCH_BASELINE=PATH: also drain with that oauthq binary over plain TCP (e.g. a build of an older commit),
 # in the same run, for a before/after comparison.
+# OAUTHQ_BENCH_ROUNDS=R: repeat the plain/TLS pair R times (alternating which goes first) and report the median
+# of the per-round TLS/plain ratios: on a shared machine one pair is noisy.
 # The machine should be otherwise idle: both workers share its cores with Redis and the measuring client.
 set -euo pipefail
 
@@ -100,6 +102,19 @@ swift_json="$(run_one oauthq "$oauthq" worker -c 2 --loglevel warning)"
 echo "oauthq over TLS: $count tasks…" >&2
 tls_url="rediss://localhost:$tls_port/0?ssl_ca_certs=$work/ca.crt"
 tls_json="$(run_one oauthq-tls env REDIS_URL="$tls_url" "$oauthq" worker -c 2 --loglevel warning)"
+rounds_json="[{\"plain\": $swift_json, \"tls\": $tls_json}"
+for round in $(seq 2 "${OAUTHQ_BENCH_ROUNDS:-1}"); do
+    echo "round $round: oauthq over TLS, then plain…" >&2
+    if (( round % 2 == 0 )); then
+        t="$(run_one oauthq-tls env REDIS_URL="$tls_url" "$oauthq" worker -c 2 --loglevel warning)"
+        p="$(run_one oauthq "$oauthq" worker -c 2 --loglevel warning)"
+    else
+        p="$(run_one oauthq "$oauthq" worker -c 2 --loglevel warning)"
+        t="$(run_one oauthq-tls env REDIS_URL="$tls_url" "$oauthq" worker -c 2 --loglevel warning)"
+    fi
+    rounds_json="$rounds_json, {\"plain\": $p, \"tls\": $t}"
+done
+rounds_json="$rounds_json]"
 baseline_json="null"
 if [[ -n "${OAUTHQ_BENCH_BASELINE:-}" ]]; then
     echo "baseline $OAUTHQ_BENCH_BASELINE: $count tasks…" >&2
@@ -108,10 +123,10 @@ fi
 echo "celery: $count tasks…" >&2
 celery_json="$(run_one celery "$celery" -A celery_app worker -P prefork -c 2 --loglevel WARNING)"
 
-"$python" - "$swift_json" "$celery_json" "$count" "$tls_json" "$baseline_json" <<'EOF'
-import json, sys
+"$python" - "$swift_json" "$celery_json" "$count" "$tls_json" "$baseline_json" "$rounds_json" <<'EOF'
+import json, statistics, sys
 s, c, n, t = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
-b = json.loads(sys.argv[5])
+b, rounds = json.loads(sys.argv[5]), json.loads(sys.argv[6])
 def rate(r): return r["drain"]["count"] / r["drain"]["span_s"] if r["drain"]["span_s"] else float("nan")
 rows = [
     ("tasks with a result", f'{s["drain"]["count"]}/{n}', f'{c["drain"]["count"]}/{n}', ""),
@@ -133,6 +148,11 @@ print(f"| drain rate (tasks/s) | {rate(s):,.0f} | {rate(t):,.0f} | {rate(t) / ra
 print(f'| latency p50 (ms) | {s["latency"]["p50_ms"]:.3f} | {t["latency"]["p50_ms"]:.3f} | |')
 print(f'| latency p99 (ms) | {s["latency"]["p99_ms"]:.3f} | {t["latency"]["p99_ms"]:.3f} | |')
 print(f'| idle RSS (MiB) | {s["rss_kb"] / 1024:.1f} | {t["rss_kb"] / 1024:.1f} | |')
+if len(rounds) > 1:
+    ratios = [rate(r["tls"]) / rate(r["plain"]) for r in rounds]
+    pairs = ", ".join(f'{rate(r["plain"]):,.0f}/{rate(r["tls"]):,.0f}' for r in rounds)
+    print(f"\n{len(rounds)} rounds, drain plain/TLS (tasks/s): {pairs}; median TLS/plain "
+          f"{statistics.median(ratios):.2f} (TLS costs {100 * (1 - statistics.median(ratios)):.1f}%)")
 if b:
     print(f'\nbaseline binary over plain TCP: {b["drain"]["count"]}/{n} results, drain {rate(b):,.0f} tasks/s '
           f'(this build / baseline: {rate(s) / rate(b):.2f}), latency p50 {b["latency"]["p50_ms"]:.3f} ms, '
