@@ -30,6 +30,8 @@ let package = Package(
         // warns about on every build ("prohibited flag"); the header path <hiredis/hiredis.h> is standard.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // OpenSSL 3 for rediss:// (hiredis 0.14 has no TLS): the headers are in the standard path.
+        .systemLibrary(name: "COpenSSL", providers: [.apt(["libssl-dev"])]),
 
         .target(name: "ThreadConfinement", swiftSettings: strict),
         .target(name: "CivilCalendar", swiftSettings: strict),
@@ -37,7 +39,7 @@ let package = Package(
         .target(name: "PythonCompat", swiftSettings: strict),
         .target(
             name: "Redis",
-            dependencies: ["CHiredis", "ThreadConfinement"],
+            dependencies: ["CHiredis", "COpenSSL", "ThreadConfinement"],
             swiftSettings: strict
         ),
         .target(

@@ -85,7 +85,7 @@ fi
 # ---- 1. what the build needs (the servers come with scripts/services.sh)
 command -v swift >/dev/null ||
     die "no Swift toolchain on PATH: install Swift 6.2 or later (https://www.swift.org/install/linux/), then run this again"
-scripts/apt-install.sh libhiredis-dev libpq-dev pkg-config || die "could not install the build libraries"
+scripts/apt-install.sh libhiredis-dev libpq-dev libssl-dev pkg-config || die "could not install the build libraries"
 
 # ---- 2. Redis and PostgreSQL on loopback, with the demo database
 mkdir -p "$QS"

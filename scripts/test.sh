@@ -10,7 +10,9 @@ cd "$ROOT"
 command -v swift >/dev/null || { echo "test.sh: error: no Swift toolchain on PATH (Swift 6.2 or later is needed)" >&2; exit 1; }
 
 # Build-time C libraries (the services script installs the servers).
-scripts/apt-install.sh libhiredis-dev libpq-dev pkg-config
+scripts/apt-install.sh libhiredis-dev libpq-dev libssl-dev pkg-config
+# The openssl CLI makes the CA and certificates of the TLS tests at test time.
+scripts/apt-install.sh openssl
 
 # The real other side for the differential and interop tests: DOT 3.4.1 / Django 5.2 / Celery 5.7
 # in a git-ignored venv (.venv/), pinned by requirements-dev.txt.

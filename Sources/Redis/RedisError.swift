@@ -2,7 +2,8 @@
 /// top-level error reply from the server.
 ///
 /// Redaction: ``description`` never contains command arguments, passwords or URL credentials. Messages
-/// are built from fixed text, hiredis' `errstr` (which names only socket-level causes) and, for server
+/// are built from fixed text, `strerror`/`gai_strerror`/OpenSSL reason strings and hiredis' parser `errstr`
+/// (which name only socket-, TLS- or protocol-level causes, plus file paths from the URL) and, for server
 /// replies, the server's message with every quoted span ('…', `…`, "…") replaced by `…` and anything
 /// after "with args beginning with" dropped, since Redis echoes user input only in such places.
 public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
@@ -10,21 +11,21 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible, Cu
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum _Code: String, Sendable, Hashable {
             case io, eof, `protocol`, outOfMemory, other, timeout, server, unexpectedReply, invalidURL,
-                invalidConfiguration, invalidCommand, connectionClosed
+                invalidConfiguration, invalidCommand, connectionClosed, tls, failover
         }
 
         private let value: _Code
         private init(_ value: _Code) { self.value = value }
 
-        /// A read or write on the socket failed (hiredis `REDIS_ERR_IO`), or the connect failed.
+        /// A read or write on the socket failed (`errno`), or the connect failed.
         public static let io = Code(.io)
-        /// The server closed the connection (hiredis `REDIS_ERR_EOF`).
+        /// The server closed the connection.
         public static let eof = Code(.eof)
-        /// The server sent bytes that are not valid RESP (hiredis `REDIS_ERR_PROTOCOL`).
+        /// The server sent bytes that are not valid RESP (hiredis' reader refused them).
         public static let `protocol` = Code(.protocol)
-        /// hiredis could not allocate memory (`REDIS_ERR_OOM`).
+        /// Memory could not be allocated (hiredis' reader or formatter, an OpenSSL object).
         public static let outOfMemory = Code(.outOfMemory)
-        /// Any other hiredis error (`REDIS_ERR_OTHER`), e.g. a host name that does not resolve.
+        /// Any other failure, e.g. a host name that does not resolve (`getaddrinfo`).
         public static let other = Code(.other)
         /// The connect or the command did not complete within its timeout. The connection is dead.
         public static let timeout = Code(.timeout)
@@ -40,6 +41,14 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible, Cu
         public static let invalidCommand = Code(.invalidCommand)
         /// The connection was closed, or died after an earlier I/O error, and cannot be used again.
         public static let connectionClosed = Code(.connectionClosed)
+        /// TLS failed for a reason a retry will not fix: the server's certificate is not trusted or does not
+        /// name the host, the server does not speak TLS, a CA or client certificate file cannot be read.
+        public static let tls = Code(.tls)
+        /// The server is not a writable master (yet): it answered `-READONLY` (a replica, e.g. a master
+        /// demoted by a failover) or `-LOADING` (still loading its data), or the master a sentinel named is
+        /// not one (`ROLE`). The connection is closed; a new connect (through the sentinels, when
+        /// configured) finds the current master. Transient.
+        public static let failover = Code(.failover)
 
         public var description: String { value.rawValue }
     }
@@ -60,10 +69,10 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible, Cu
     }
 
     /// True for errors after which a new connection may well succeed: I/O, EOF, timeout, a closed
-    /// connection, and ``Code/other`` (hiredis reports a host name that does not resolve, often a
-    /// DNS that is not ready yet, this way). Server replies, bad URLs and protocol errors are permanent.
+    /// connection, a failover (``Code/failover``), and ``Code/other`` (a host name that does not resolve,
+    /// often a DNS that is not ready yet). Server replies, bad URLs, TLS and protocol errors are permanent.
     public var isTransient: Bool {
-        [.io, .eof, .timeout, .connectionClosed, .other].contains(code)
+        [.io, .eof, .timeout, .connectionClosed, .other, .failover].contains(code)
     }
 
     public var description: String {

@@ -114,7 +114,7 @@ struct BeatCommand: AsyncParsableCommand {
                 printList(configuration)
                 return
             }
-            let redis = try RedisConfiguration(url: connection.redisURL())
+            let redis = try connection.redisConfiguration(url: connection.redisURL())
             let log: @Sendable (String) -> Void
             if try logging.format() == .json {
                 try logging.bootstrap(level: .info)

@@ -21,7 +21,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
         func inspector() -> RedisQueueInspector { RedisQueueInspector(keys: .init(prefix: keyPrefix)) }
 
         func redis() async throws -> RedisConnection {
-            try await RedisConnection.connect(RedisConfiguration(url: connection.redisURL()))
+            try await RedisConnection.connect(connection.redisConfiguration(url: connection.redisURL()))
         }
     }
 

@@ -113,7 +113,7 @@ struct EnqueueOptions: ParsableArguments {
             taskName: name, id: options.taskID, args: args, kwargs: kwargs, queue: options.queue,
             priority: options.priority, eta: options.eta, expires: options.expires, now: now)
         let brokerURL = connection.redisURL()
-        let broker = try await RedisConnection.connect(RedisConfiguration(url: brokerURL))
+        let broker = try await RedisConnection.connect(connection.redisConfiguration(url: brokerURL))
         guard wait else {
             try await TaskPublisher.publish(message, queue: options.queue, priority: options.priority, on: broker)
             await broker.close()
@@ -121,10 +121,10 @@ struct EnqueueOptions: ParsableArguments {
             return
         }
         // Subscribe before sending, as Celery's send_task does, so a fast worker's result is not missed.
-        let backendConfig = try RedisConfiguration(url: backend.url(broker: brokerURL))
+        let backendConfig = try connection.redisConfiguration(url: backend.url(broker: brokerURL))
         let subscriber = try await RedisConnection.connect(backendConfig)
         let reader = backend.url(broker: brokerURL) == brokerURL ? broker : try await RedisConnection.connect(backendConfig)
-        let watcher = ResultWatcher(taskID: options.taskID, subscriber: subscriber, reader: reader)
+        let watcher = ResultWatcher(taskID: options.taskID, subscriber: subscriber, reader: reader, reconnecting: backendConfig)
         try await watcher.subscribe()
         try await TaskPublisher.publish(message, queue: options.queue, priority: options.priority, on: broker)
         Console.info("sent \(name) \(options.taskID) to queue \(options.queue); waiting up to \(options.timeout)")

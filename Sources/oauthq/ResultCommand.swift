@@ -36,12 +36,12 @@ struct ResultCommand: AsyncParsableCommand {
             guard !id.isEmpty, !id.contains(where: { $0.isWhitespace }) else {
                 throw CommandFailure(exitCode: 2, "the task id must be non-empty and contain no spaces")
             }
-            let config = try RedisConfiguration(url: backend.url(broker: connection.redisURL()))
+            let config = try connection.redisConfiguration(url: backend.url(broker: connection.redisURL()))
             let reader = try await RedisConnection.connect(config)
             let reading: ResultWatcher.Reading
             if wait {
                 let subscriber = try await RedisConnection.connect(config)
-                let watcher = ResultWatcher(taskID: id, subscriber: subscriber, reader: reader)
+                let watcher = ResultWatcher(taskID: id, subscriber: subscriber, reader: reader, reconnecting: config)
                 try await watcher.subscribe()
                 reading = try await watcher.wait(timeout: timeout)
                 await subscriber.close()

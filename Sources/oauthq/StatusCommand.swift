@@ -24,7 +24,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let redis = try await RedisConnection.connect(RedisConfiguration(url: connection.redisURL()))
+            let redis = try await RedisConnection.connect(connection.redisConfiguration(url: connection.redisURL()))
             let names = (queues ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty }
             let status = try await RedisQueueInspector(keys: .init(prefix: keyPrefix)).status(queues: names, on: redis)

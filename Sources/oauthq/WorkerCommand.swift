@@ -167,8 +167,8 @@ struct WorkerCommand: AsyncParsableCommand {
         let brokerURL = connection.redisURL()
         let backendURL = resultBackendFlag ?? Environment.value("RESULT_BACKEND") ?? brokerURL
         // The command timeout must exceed the BLMOVE timeout (0.1 s); 10 s also bounds a hung server.
-        let broker = try RedisConfiguration(url: brokerURL, commandTimeout: .seconds(10))
-        let backend = try RedisConfiguration(url: backendURL, commandTimeout: .seconds(10))
+        let broker = try connection.redisConfiguration(url: brokerURL, commandTimeout: .seconds(10))
+        let backend = try connection.redisConfiguration(url: backendURL, commandTimeout: .seconds(10))
 
         let slots = concurrency ?? min(ProcessInfo.processInfo.activeProcessorCount, WorkerHashBounds.maximumConcurrency)
         let databaseURL = connection.databaseURLFlag ?? Environment.value("DATABASE_URL")

@@ -28,7 +28,8 @@ struct SettingOverrideTests {
                     )
                     try await worker.waitUntilReady()
                     let message = try await scope.publish("cleartokens", kwargs: hostile)
-                    #expect(try await eventually(timeout: .seconds(60)) { try await scope.result(message.id) != nil })
+                    // STARTED/PROGRESS come first for cleartokens: wait for the final state.
+                    #expect(try await eventually(timeout: .seconds(60)) { try await scope.result(message.id)?.state.isReady == true })
                     let result = try #require(try await scope.result(message.id))
                     if ignoring {
                         #expect(result.state == .success, "\(result)")

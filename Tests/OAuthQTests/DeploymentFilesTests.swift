@@ -122,13 +122,15 @@ import Testing
         let scriptPackages = try #require(
             try Self.text("scripts/test.sh").split(separator: "\n").first { $0.hasPrefix("scripts/apt-install.sh") })
             .split(separator: " ").dropFirst().map(String.init)
-        #expect(scriptPackages == ["libhiredis-dev", "libpq-dev", "pkg-config"])
+        #expect(scriptPackages == ["libhiredis-dev", "libpq-dev", "libssl-dev", "pkg-config"])
         let builderInstall = try #require(builder.first { $0.contains("apt-get install") })
         for package in scriptPackages { #expect(builderInstall.contains(" \(package)"), "builder lacks \(package)") }
 
         #expect(runtime[0] == "FROM debian:bookworm-slim")
         let runtimeInstall = try #require(runtime.first { $0.contains("apt-get install") })
         #expect(runtimeInstall.contains(" libhiredis0.14") && runtimeInstall.contains(" libpq5"))
+        // rediss://: OpenSSL and the system CA store.
+        #expect(runtimeInstall.contains(" libssl3") && runtimeInstall.contains(" ca-certificates"))
         #expect(!runtimeInstall.contains("-dev"), "no build packages at run time")
         #expect(runtime.contains { $0.hasPrefix("COPY --from=builder ") && $0.hasSuffix(" /usr/local/bin/oauthq") })
         let user = try #require(runtime.last { $0.hasPrefix("USER ") })
