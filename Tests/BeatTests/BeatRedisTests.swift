@@ -51,7 +51,7 @@ struct BeatRedisTests {
         let sender = BeatTickSender(keys: keys)
         let entry = BeatEntry(name: "e", task: "ping", schedule: .interval(seconds: 1), queue: queue)
         #expect(try await sender.send(entry, scheduled: 5, lockToken: "nobody", on: redis).0 == .notLeader)
-        let lock = BeatLock(key: keys.lock, token: "me", ttlMilliseconds: 5000)
+        let lock = BeatLock(key: keys.lock, token: "me", ttlMilliseconds: 120_000)  // long: a loaded machine must not let it lapse mid-test
         #expect(try await lock.acquire(on: redis))
         #expect(try await sender.send(entry, scheduled: 5, lockToken: "other", on: redis).0 == .notLeader)
         #expect(try await redis.command("EXISTS", keys.last(entry: "e"), keys.tick(entry: "e", scheduled: 5), queue).int == 0)

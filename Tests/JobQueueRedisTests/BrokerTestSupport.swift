@@ -109,7 +109,7 @@ struct BrokerScope {
 
 /// Polls `condition` every 20 ms until it holds or `timeout` passes.
 func eventually(
-    timeout: Duration = .seconds(10),
+    timeout: Duration = .seconds(30),
     _ condition: () async throws -> Bool
 ) async throws -> Bool {
     let deadline = ContinuousClock.now + timeout

@@ -242,7 +242,7 @@ struct HostileInputTests {
                 let ping = try await context.push()
                 let pinged = try await eventually(timeout: .seconds(20)) { try await scope.result(ping)?.state == .success }
                 #expect(pinged, "\(hostile.name): the following ping did not succeed")
-                #expect(ContinuousClock.now - started < .seconds(15), "\(hostile.name): took \(ContinuousClock.now - started)")
+                #expect(ContinuousClock.now - started < .seconds(40), "\(hostile.name): took \(ContinuousClock.now - started)")
             }
             worker.requestShutdown()
             try await running.value

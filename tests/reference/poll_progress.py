@@ -3,7 +3,7 @@
 
     REDIS_URL=redis://... .venv/bin/python tests/reference/poll_progress.py TASK QUEUE '{"kwarg": ...}' [TIMEOUT]
 
-Polls AsyncResult(id).state / .info every 20 ms until the task is ready, and prints one JSON object:
+Polls the task's state and info (one backend read each time) every 20 ms until the task is ready, and prints one JSON object:
 {"states": [distinct states in the order first seen], "progress": [each distinct PROGRESS info, in
 order], "started_info": the STARTED info or null, "final": the final state, "result": its value,
 "seconds": time from send to ready}.
@@ -25,14 +25,17 @@ def main():
     result = app.send_task(task, kwargs=kwargs, queue=queue)
     states, progress, started_info = [], [], None
     while time.monotonic() - started < timeout:
-        state, info = result.state, result.info
+        # One read per poll: `result.state` then `result.info` are two GETs, and a state change between them
+        # pairs PROGRESS with the final result (Celery's AsyncResult has that race; the test must not).
+        meta = result.backend.get_task_meta(result.id)
+        state, info = meta["status"], meta.get("result")
         if state not in states:
             states.append(state)
         if state == "STARTED" and started_info is None:
             started_info = info
         if state == "PROGRESS" and (not progress or progress[-1] != info):
             progress.append(info)
-        if result.ready():
+        if state in ("SUCCESS", "FAILURE", "REVOKED"):
             break
         time.sleep(0.02)
     out = {"states": states, "progress": progress, "started_info": started_info, "final": result.state,
