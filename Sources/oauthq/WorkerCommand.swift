@@ -70,6 +70,12 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("soft-time-limit"), help: "Soft time limit in seconds for tasks whose message sets none (default: none).")
     var softTimeLimit: Double?
 
+    @Flag(name: [.customShort("E"), .customLong("task-events")], help: "Send Celery task events (for Flower and celery events); the enable_events control command also turns them on.")
+    var taskEvents = false
+
+    @Option(name: .customLong("revoke-ttl"), help: "Seconds a revoke received by this worker lasts in the shared revoked set (1 to 2592000).")
+    var revokeTTL: Double = 86_400
+
     @Flag(name: .customLong("debug-tasks"), help: "Also register oauthq.sleep(seconds=S) (0-60 s; logs its start): a task with a duration for chaos and load tests. Off by default.")
     var debugTasks = false
 
@@ -160,6 +166,8 @@ struct WorkerCommand: AsyncParsableCommand {
 
         if metricsServer != nil { configuration.queueDepthInterval = .seconds(2) }
         configuration.taskLogMetadata = try logging.format() == .json
+        configuration.taskEvents = taskEvents
+        configuration.revokeTTL = try RevokeCommand.ttl(seconds: revokeTTL, flag: "--revoke-ttl")
 
         var handlers = tasks.handlers
         if debugTasks {
@@ -167,6 +175,7 @@ struct WorkerCommand: AsyncParsableCommand {
             logger.info("debug tasks enabled: \(DebugTasks.sleepTaskName)")
         }
         let worker = RedisWorker(configuration: configuration, handlers: handlers, logger: logger, metrics: metrics)
+        metricsServer?.setHealthCheck { worker.health.status() }
         let signals = WorkerSignals { worker.requestShutdown() }
         defer { signals.cancel() }
         try await worker.run()
