@@ -98,7 +98,7 @@ let package = Package(
             dependencies: ["OAuthMaintenance", "Postgres", "TestSupport"],
             swiftSettings: strict
         ),
-        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue"], exclude: ["python"], swiftSettings: strict),
+        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue"], exclude: ["python", "captures"], swiftSettings: strict),
         .testTarget(
             name: "JobQueueRedisTests",
             dependencies: ["JobQueueRedis", "JobQueue", "Redis", "Postgres", "OAuthMaintenance", "TestSupport"],

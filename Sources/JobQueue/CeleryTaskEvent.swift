@@ -5,7 +5,7 @@ public import Foundation
 /// `PUBLISH /<db>.celeryev/task.<kind>` with a kombu envelope on exchange `celeryev`, header `{hostname}`,
 /// and a body of the common fields `{hostname, utcoffset, pid, clock, uuid, timestamp, type}` plus the
 /// kind's own (see the ``received(uuid:name:args:kwargs:retries:eta:expires:rootID:parentID:)`` family).
-/// The shapes are checked against a real worker's events in `Tests/JobQueueTests/Fixtures/celery-5.7-events.json`.
+/// The shapes are checked against a real worker's events in `Tests/JobQueueTests/captures/celery-5.7-events.json`.
 public struct CeleryTaskEvent: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case received, started, succeeded, failed, retried, revoked, rejected

@@ -1,8 +1,8 @@
-public import Foundation
+import Foundation
 
 /// The replies a Celery 5.7 worker sends to remote-control requests (`celery inspect …`, `celery control …`,
 /// Flower's worker page), built as pure values. Each shape is checked against a real worker's captured replies
-/// in `Tests/JobQueueTests/Fixtures/celery-5.7-inspect.json`: same keys, types and nesting; values differ.
+/// in `Tests/JobQueueTests/captures/celery-5.7-inspect.json`: same keys, types and nesting; values differ.
 public enum InspectReplies {
     /// `{"ok": text}`: Celery's `ok()`.
     public static func ok(_ text: String) -> JSONValue {
