@@ -9,7 +9,7 @@ import Glibc
 
 /// Answers Celery's remote-control requests beyond `ping` and `heartbeat` for one worker, in Celery 5.7's reply
 /// shapes (``InspectReplies``): `stats`, `active`, `reserved`, `scheduled`, `registered`, `active_queues`,
-/// `revoked`, `conf`, `query_task`, `report`, `revoke`, `revoke_by_stamped_headers` (refused),
+/// `revoked`, `conf`, `query_task`, `report`, `revoke`, `terminate`, `revoke_by_stamped_headers` (refused),
 /// `cancel_consumer`, `add_consumer`, `enable_events`, `disable_events`, `shutdown`, and oauthq's own
 /// `oauthq_queues_changed` (sent by `oauthq queues pause|resume`). Anything else gets Celery's unknown-command
 /// reply.
@@ -86,6 +86,11 @@ public struct WorkerControl: Sendable {
             return InspectReplies.queryTask(found, hostname: hostname)
         case "revoke":
             return try await revoke(arguments, on: connection)
+        case "terminate":
+            // `celery control terminate SIGNAL ID…`: Celery's `revoke(terminate=True)`.
+            var revokeArguments = arguments
+            revokeArguments["terminate"] = true
+            return try await revoke(revokeArguments, on: connection)
         case "revoke_by_stamped_headers":
             return InspectReplies.error("revoke_by_stamped_headers is not supported by oauthq: revoke by task id")
         case "cancel_consumer":
