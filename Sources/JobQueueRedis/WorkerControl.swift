@@ -105,9 +105,13 @@ public struct WorkerControl: Sendable {
             logger.info("remote control: consuming from \(RedisWorker.escaped(queue))")
             return InspectReplies.ok("add consumer \(queue)")
         case "enable_events":
-            return context.events.setEnabled(true) ? InspectReplies.ok("task events enabled") : InspectReplies.ok("task events already enabled")
+            guard context.events.setEnabled(true) else { return InspectReplies.ok("task events already enabled") }
+            logger.info("remote control: task events enabled")
+            return InspectReplies.ok("task events enabled")
         case "disable_events":
-            return context.events.setEnabled(false) ? InspectReplies.ok("task events disabled") : InspectReplies.ok("task events already disabled")
+            guard context.events.setEnabled(false) else { return InspectReplies.ok("task events already disabled") }
+            logger.info("remote control: task events disabled")
+            return InspectReplies.ok("task events disabled")
         case "shutdown":
             // Celery's worker raises WorkerShutdown and sends no reply.
             logger.warning("remote control: shutdown requested; warm shutdown")

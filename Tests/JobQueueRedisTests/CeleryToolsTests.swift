@@ -272,3 +272,73 @@ struct CeleryToolsTests {
         #expect(await worker.waitForExit() == 0)
     }
 }
+
+/// Flower 2.2 (pinned in requirements-dev.txt) watching an oauthq worker, queried through its HTTP API.
+@Suite("Flower sees oauthq workers and their tasks", .enabled(if: TestEnvironment.shouldRunRedis && PythonReference.shouldRun))
+struct FlowerTests {
+    static func get(_ path: String, port: Int) async throws -> Any? {
+        let output = try await ProcessRunner.output(
+            RepositoryPaths.venvPython, [RepositoryPaths.root.appendingPathComponent("tests/interop/flower_get.py").path, "http://127.0.0.1:\(port)\(path)"]
+        )
+        guard output.status == 0 else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(output.stdout.utf8))
+    }
+
+    @Test("Flower lists the worker with stats, registered tasks and active queues, and every task with its final state")
+    func flower() async throws {
+        let redis = try OwnRedisServer()
+        try redis.start()
+        defer { redis.stop() }
+        let url = "redis://127.0.0.1:\(redis.port)/4"
+        let host = TestEnvironment.uniqueName("oauthq") + "@flower"
+        // Without -E: Flower turns task events on with the enable_events control command.
+        let worker = try WorkerProcess(["-Q", "celery", "-c", "2", "-n", host, "--debug-tasks"], environment: ["REDIS_URL": url])
+        try await worker.waitUntilReady()
+
+        let port = try TestEnvironment.freeLoopbackPort()
+        let flower = Process()
+        flower.executableURL = RepositoryPaths.venvPython
+        flower.arguments = ["-m", "celery", "-A", "celery_app", "flower", "--port=\(port)", "--address=127.0.0.1"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["REDIS_URL"] = url
+        environment["RESULT_BACKEND"] = nil
+        environment["FLOWER_UNAUTHENTICATED_API"] = "true"
+        environment["PYTHONPATH"] = RepositoryPaths.root.appendingPathComponent("tests/interop").path
+        flower.environment = environment
+        flower.standardOutput = FileHandle.nullDevice
+        flower.standardError = FileHandle.nullDevice
+        try flower.run()
+        defer { if flower.isRunning { kill(flower.processIdentifier, SIGKILL); flower.waitUntilExit() } }
+
+        let enabled = try await eventually(timeout: .seconds(20)) { worker.log.contains("remote control: task events enabled") }
+        #expect(enabled, "Flower did not enable task events:\n\(worker.log)")
+
+        let connection = try await RedisConnection.connect(RedisConfiguration(url: url))
+        var expected: [String: (name: String, state: String)] = [:]
+        for _ in 0..<3 { expected[try await CeleryToolsTests.publish("ping", queue: "celery", on: connection)] = ("ping", "SUCCESS") }
+        expected[try await CeleryToolsTests.publish("oauthq.sleep", kwargs: ["seconds": 0.2], queue: "celery", on: connection)] = ("oauthq.sleep", "SUCCESS")
+        expected[try await CeleryToolsTests.publish("oauthq.sleep", kwargs: ["seconds": "x"], queue: "celery", on: connection)] = ("oauthq.sleep", "FAILURE")
+        await connection.close()
+
+        var tasks: [String: [String: Any]] = [:]
+        let seen = try await eventually(timeout: .seconds(20)) {
+            tasks = try await Self.get("/api/tasks", port: port) as? [String: [String: Any]] ?? [:]
+            return expected.allSatisfy { id, want in tasks[id]?["state"] as? String == want.state }
+        }
+        #expect(seen, "Flower's tasks: \(tasks.mapValues { $0["state"] ?? "?" })\n\(worker.log)")
+        for (id, want) in expected {
+            #expect(tasks[id]?["name"] as? String == want.name)
+            #expect(tasks[id]?["worker"] as? String == host)
+            if want.state == "SUCCESS" { #expect(tasks[id]?["runtime"] is Double, "no runtime for \(id)") }
+        }
+
+        let workers = try await Self.get("/api/workers?refresh=1", port: port) as? [String: [String: Any]]
+        let ours = try #require(workers?[host], "Flower does not list \(host): \(String(describing: workers?.keys))")
+        #expect(((ours["stats"] as? [String: Any])?["pool"] as? [String: Any])?["max-concurrency"] as? Int == 2)
+        #expect(Set(ours["registered"] as? [String] ?? []).isSuperset(of: ["ping", "cleartokens", "createapplication"]))
+        #expect((ours["active_queues"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["celery"])
+
+        worker.send(SIGTERM)
+        #expect(await worker.waitForExit() == 0)
+    }
+}
