@@ -7,7 +7,10 @@
 #   latency:  L tasks (default 2,000) one at a time: LPUSH -> result PUBLISH seen by a PSUBSCRIBEd client
 #   idle RSS: after the drain and 3 s idle; Celery = main process + its pool children
 #
-# Usage: scripts/bench-worker.sh [N] [L]      Not part of the tests. Needs redis-server and python3-venv.
+#   events:   with BENCH_EVENTS=1, oauthq runs a second time with task events on (-E: task-received, -started,
+#             -succeeded published for every task; no monitor subscribed) and the table gets its column
+#
+# Usage: [BENCH_EVENTS=1] scripts/bench-worker.sh [N] [L]      Not part of the tests. Needs redis-server and python3-venv.
 # The machine should be otherwise idle: both workers share its cores with Redis and the measuring client.
 set -euo pipefail
 
@@ -79,12 +82,18 @@ run_one() {
 
 echo "oauthq: $count tasks…" >&2
 swift_json="$(run_one oauthq "$oauthq" worker -c 2 --loglevel warning)"
+events_json=""
+if [[ "${BENCH_EVENTS:-0}" == "1" ]]; then
+    echo "oauthq -E: $count tasks…" >&2
+    events_json="$(run_one oauthq_events "$oauthq" worker -c 2 --loglevel warning -E)"
+fi
 echo "celery: $count tasks…" >&2
 celery_json="$(run_one celery "$celery" -A celery_app worker -P prefork -c 2 --loglevel WARNING)"
 
-"$python" - "$swift_json" "$celery_json" "$count" <<'EOF'
+"$python" - "$swift_json" "$celery_json" "$count" "$events_json" <<'EOF'
 import json, sys
 s, c, n = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
+e = json.loads(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[4] else None
 def rate(r): return r["drain"]["count"] / r["drain"]["span_s"] if r["drain"]["span_s"] else float("nan")
 rows = [
     ("tasks with a result", f'{s["drain"]["count"]}/{n}', f'{c["drain"]["count"]}/{n}', ""),
@@ -99,4 +108,12 @@ print("|---|---|---|---|")
 for row in rows:
     print("| " + " | ".join(row) + " |")
 print(f'\nstates: oauthq {s["drain"]["states"]}, celery {c["drain"]["states"]}; latency n = {s["latency"]["n"]}')
+if e:
+    print(f"\n| task events | oauthq -c 2 | oauthq -c 2 -E | cost |")
+    print("|---|---|---|---|")
+    print(f'| drain rate (tasks/s) | {rate(s):,.0f} | {rate(e):,.0f} | {100 * (1 - rate(e) / rate(s)):.1f}% slower |')
+    print(f'| latency p50 (ms) | {s["latency"]["p50_ms"]:.3f} | {e["latency"]["p50_ms"]:.3f} | |')
+    print(f'| latency p99 (ms) | {s["latency"]["p99_ms"]:.3f} | {e["latency"]["p99_ms"]:.3f} | |')
+    print(f'| idle RSS (MiB) | {s["rss_kb"] / 1024:.1f} | {e["rss_kb"] / 1024:.1f} | |')
+    print(f'states with -E: {e["drain"]["states"]}')
 EOF
