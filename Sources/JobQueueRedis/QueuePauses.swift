@@ -17,7 +17,7 @@ public final class QueuePauses: Sendable {
     public let versionKey: String
     /// The longest queue name accepted from a request.
     public static let maximumNameBytes = 256
-    /// The most queues paused at once (more are ignored).
+    /// The most queues paused at once, and the most a worker cancels or adds (more are ignored).
     public static let maximumPaused = 1_000
 
     private struct State {
@@ -69,6 +69,7 @@ public final class QueuePauses: Sendable {
     /// `cancel_consumer`: this worker stops taking from `queue`.
     public func cancelLocally(_ queue: String) {
         state.withLock { state in
+            guard state.cancelled.count < Self.maximumPaused || state.cancelled.contains(queue) else { return }
             state.cancelled.insert(queue)
             state.added.removeAll { $0 == queue }
             state.generation &+= 1
@@ -79,7 +80,7 @@ public final class QueuePauses: Sendable {
     public func addLocally(_ queue: String) {
         state.withLock { state in
             state.cancelled.remove(queue)
-            if !state.added.contains(queue) { state.added.append(queue) }
+            if !state.added.contains(queue), state.added.count < Self.maximumPaused { state.added.append(queue) }
             state.generation &+= 1
         }
     }
