@@ -77,8 +77,9 @@ public final class TaskEventEmitter: Sendable {
     public func finished(id: String, state: String, settlement: RedisSettlement, runtime: Duration?, note: String?) {
         guard isEnabled else { return }
         switch (state, settlement) {
-        case ("SUCCESS", .ack(let result)):
-            emit(.succeeded(uuid: id, result: (result?.result ?? .null).celerySafeRepr(maxLength: Self.reprLength), runtime: Self.seconds(runtime)))
+        case ("SUCCESS", _):
+            let value = settlement.result?.result ?? .null
+            emit(.succeeded(uuid: id, result: value.celerySafeRepr(maxLength: Self.reprLength), runtime: Self.seconds(runtime)))
         case ("FAILURE", _):
             let (exception, traceback) = Self.exception(settlement.result, note: note)
             emit(.failed(uuid: id, exception: exception, traceback: traceback))
@@ -176,7 +177,7 @@ public final class TaskEventEmitter: Sendable {
             }
             if events.isEmpty { return }
             let commands = events.map { event, timestamp -> [[UInt8]] in
-                let clock = clock.add(1, ordering: .relaxed).newValue
+                let clock = clock.wrappingAdd(1, ordering: .relaxed).newValue
                 let envelope = event.envelope(hostname: hostname, pid: pid, clock: clock, timestamp: timestamp, utcOffset: utcOffset)
                 return [Array("PUBLISH".utf8), Array(event.channel(database: database).utf8), envelope.serialized()]
             }

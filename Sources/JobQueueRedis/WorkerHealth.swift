@@ -20,17 +20,17 @@ public final class WorkerHealth: Sendable {
         state.withLock { $0.disconnectedSlots = Set(0..<max(0, slots)) }
     }
 
-    func heartbeatWritten(at instant: ContinuousClock.Instant = .now) {
+    public func heartbeatWritten(at instant: ContinuousClock.Instant = .now) {
         state.withLock { $0.lastHeartbeat = instant }
     }
 
-    func slot(_ slot: Int, connected: Bool) {
+    public func slot(_ slot: Int, connected: Bool) {
         state.withLock { state in
             if connected { state.disconnectedSlots.remove(slot) } else { state.disconnectedSlots.insert(slot) }
         }
     }
 
-    func stopping() {
+    public func stopping() {
         state.withLock { $0.stopping = true }
     }
 
