@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// Two sources, as in Celery plus one: `celery control cancel_consumer Q` / `add_consumer Q` change this worker
 /// only and last until it stops (Celery's behaviour); `oauthq queues pause|resume Q` changes every worker, now
-/// and after restarts, through the Redis set `P:paused` (and its counter `P:paused:version`, which workers
+/// and after restarts, through the Redis set `P:paused` (and its change token `P:paused:version`, which workers
 /// watch every ~200 ms and on a broadcast).
 ///
 /// "Nothing is taken while paused": a slot reads the selection right before each fetch and marks the fetch as
@@ -22,7 +22,7 @@ public final class QueuePauses: Sendable {
 
     private struct State {
         var paused: Set<String> = []
-        var version: Int64?
+        var version: String?
         var cancelled: Set<String> = []
         var added: [String] = []
         var generation: Int64 = 0
@@ -99,12 +99,17 @@ public final class QueuePauses: Sendable {
     /// Reloads `P:paused` when its version moved (or on the first call). Returns whether the selection changed.
     @discardableResult
     public func refresh(on connection: isolated RedisConnection) throws -> Bool {
-        let version = try connection.command([Array("GET".utf8), Array(versionKey.utf8)]).string.flatMap { Int64($0.prefix(20)) } ?? 0
-        if state.withLock({ $0.version == version }) { return false }
-        let reply = try connection.command([
-            Array("SRANDMEMBER".utf8), Array(key.utf8), Array(String(Self.maximumPaused).utf8),
-        ])
-        if let message = reply.errorMessage { throw RedisError(.server, "paused queues: \(message)") }
+        let version: String
+        let reply: RedisValue
+        do {
+            version = try connection.command([Array("GET".utf8), Array(versionKey.utf8)]).string.map { String($0.prefix(64)) } ?? ""
+            if state.withLock({ $0.version == version }) { return false }
+            reply = try connection.command([Array("SRANDMEMBER".utf8), Array(key.utf8), Array(String(Self.maximumPaused).utf8)])
+        } catch let error as RedisError where error.code == .server {
+            // A key of the wrong type (written by hand): keep the selection; a worker must not stop over it.
+            return false
+        }
+        if reply.errorMessage != nil { return false }
         let names = Set((reply.array ?? []).compactMap(\.string).filter { $0.utf8.count <= Self.maximumNameBytes })
         return state.withLock { state in
             state.version = version
@@ -115,12 +120,13 @@ public final class QueuePauses: Sendable {
         }
     }
 
-    /// `oauthq queues pause|resume`: adds or removes `queue` in `P:paused` and bumps the version. Returns whether
+    /// `oauthq queues pause|resume`: adds or removes `queue` in `P:paused` and replaces the version token. Returns whether
     /// the set changed.
     public func set(_ queue: String, paused: Bool, on connection: isolated RedisConnection) throws -> Bool {
         let replies = try connection.pipeline([
             [Array((paused ? "SADD" : "SREM").utf8), Array(key.utf8), Array(queue.utf8)],
-            [Array("INCR".utf8), Array(versionKey.utf8)],
+            // A fresh token, not INCR: whatever the key held before (even a non-number), the change is seen.
+            [Array("SET".utf8), Array(versionKey.utf8), Array(UUID().uuidString.utf8)],
         ])
         if let message = replies.compactMap(\.errorMessage).first { throw RedisError(.server, "paused queues: \(message)") }
         return (replies.first?.int ?? 0) > 0

@@ -6,8 +6,8 @@ import Synchronization
 /// each worker's memory only, so a revoke sent while workers restart is lost).
 ///
 /// In Redis: `P:revoked`, a sorted set of task ids scored by the time (ms since 1970) each revoke expires, and
-/// `P:revoked:version`, a counter bumped by every change. Each worker keeps a copy in memory: loaded before its
-/// slots start, reloaded when the counter moves (checked by the maintenance loop every ~200 ms), and updated at
+/// `P:revoked:version`, a token replaced by every change. Each worker keeps a copy in memory: loaded before its
+/// slots start, reloaded when the token changes (checked by the maintenance loop every ~200 ms), and updated at
 /// once by a `revoke` broadcast. A slot only asks the copy, so the check costs no round trip.
 public final class RevokedSet: Sendable {
     /// Celery's revoke has no lifetime; oauthq's default is one day.
@@ -25,7 +25,7 @@ public final class RevokedSet: Sendable {
 
     private struct Copy {
         var expiries: [String: Int64] = [:]
-        var version: Int64?
+        var version: String?
     }
 
     private let copy = Mutex(Copy())
@@ -80,30 +80,43 @@ public final class RevokedSet: Sendable {
         let replies = try connection.pipeline([
             zadd,
             [Array("ZREMRANGEBYSCORE".utf8), Array(key.utf8), Array("-inf".utf8), Array(String(Self.milliseconds(now)).utf8)],
-            [Array("INCR".utf8), Array(versionKey.utf8)],
+            // A fresh token, not INCR: whatever the key held before (even a non-number), the change is seen.
+            [Array("SET".utf8), Array(versionKey.utf8), Array(UUID().uuidString.utf8)],
         ])
         if let message = replies.compactMap(\.errorMessage).first { throw RedisError(.server, "revoke: \(message)") }
         insertLocally(ids, until: Date(timeIntervalSince1970: Double(expiry) / 1000))
     }
 
-    /// Reloads the copy when the version moved (or on the first call). Returns whether it reloaded.
+    /// Reloads the copy when the version token changed (or on the first call). Returns whether it reloaded.
+    /// Throws only for a lost connection; an unreadable key leaves the copy as it was.
     @discardableResult
     public func refresh(on connection: isolated RedisConnection, now: Date = Date()) throws -> Bool {
-        let versionReply = try connection.command([Array("GET".utf8), Array(versionKey.utf8)])
-        let version = versionReply.string.flatMap { Int64($0.prefix(20)) } ?? 0
+        let versionReply: RedisValue
+        do {
+            versionReply = try connection.command([Array("GET".utf8), Array(versionKey.utf8)])
+        } catch let error as RedisError where error.code == .server {
+            return false
+        }
+        let version = versionReply.string.map { String($0.prefix(64)) } ?? ""
         if copy.withLock({ $0.version == version }) { return false }
-        let reply = try connection.command([
-            Array("ZRANGE".utf8), Array(key.utf8), Array("+inf".utf8), Array(String(Self.milliseconds(now)).utf8),
-            Array("BYSCORE".utf8), Array("REV".utf8), Array("LIMIT".utf8), Array("0".utf8), Array(String(Self.maximumEntries).utf8),
-            Array("WITHSCORES".utf8),
-        ])
-        if let message = reply.errorMessage { throw RedisError(.server, "revoked set: \(message)") }
+        let reply: RedisValue
+        do {
+            reply = try connection.command([
+                Array("ZRANGE".utf8), Array(key.utf8), Array("+inf".utf8), Array(String(Self.milliseconds(now)).utf8),
+                Array("BYSCORE".utf8), Array("REV".utf8), Array("LIMIT".utf8), Array("0".utf8), Array(String(Self.maximumEntries).utf8),
+                Array("WITHSCORES".utf8),
+            ])
+        } catch let error as RedisError where error.code == .server {
+            // A key of the wrong type (written by hand): keep the copy; a worker must not stop over it.
+            return false
+        }
+        if reply.errorMessage != nil { return false }
         let items = reply.array ?? []
         var expiries: [String: Int64] = [:]
         var index = 0
         while index + 1 < items.count {
             if let id = items[index].string, id.utf8.count <= Self.maximumIDBytes,
-                let score = items[index + 1].string.flatMap({ Double($0.prefix(32)) }), score.isFinite
+                let score = items[index + 1].string.flatMap({ Double($0.prefix(32)) }), !score.isNaN
             {
                 expiries[id] = Self.clampedMilliseconds(score)
             }

@@ -80,7 +80,16 @@ struct CeleryToolsStateTests {
             #expect(!other.contains("old", now: now))
             #expect(!other.ids(now: now).contains { $0.count > RevokedSet.maximumIDBytes })
 
+            // A key of the wrong type: refresh keeps the copy instead of failing the maintenance loop.
+            _ = try await scope.connection.command("DEL", set.key)
+            _ = try await scope.connection.command("LPUSH", set.key, "x")
+            _ = try await scope.connection.command("SET", set.versionKey, "changed")
+            #expect(try await other.refresh(on: scope.connection, now: now) == false)
+            #expect(other.contains("huge", now: now))
+            _ = try await scope.connection.command("DEL", set.key)
+
             // A shorter revoke never shortens a longer one (ZADD GT).
+            try await set.add(["a"], ttl: .seconds(60), on: scope.connection, now: now)
             try await set.add(["a"], ttl: .seconds(1), on: scope.connection, now: now)
             let third = RevokedSet(keyPrefix: scope.prefix)
             try await third.refresh(on: scope.connection, now: now)
