@@ -13,6 +13,8 @@ let package = Package(
     products: [
         .executable(name: "oauthq", targets: ["oauthq"]),
         .library(name: "JobQueue", targets: ["JobQueue"]),
+        // For the fuzzer in Fuzz/ (settings parsing).
+        .library(name: "OAuthMaintenance", targets: ["OAuthMaintenance"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -85,6 +87,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),

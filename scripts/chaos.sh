@@ -4,7 +4,9 @@
 #
 #   scripts/chaos.sh [--small] [--fuzz-seconds N] [--keep] [SCENARIO ...]
 #
-# Scenarios (default: all, in this order): killstorm redis postgres poison warm beat security.
+# Scenarios (default: all, in this order): killstorm redis postgres poison pill pause warm beat security.
+#   pill: oauthq.crash among ordinary tasks kills 3 workers, then is dead-lettered (WorkerLost); pause: a worker
+#   SIGSTOPped 8 s in the middle of cleartokens while another is up (tests/chaos/hardening.py).
 #   --small          the size scripts/test.sh runs (about 3 minutes); default: the full size of issue 7
 #                    (about 30 minutes, including 10 minutes of scripts/fuzz-envelope.sh)
 #   --fuzz-seconds N run the envelope fuzzer for N seconds in `poison` (full: 600, small: 0)

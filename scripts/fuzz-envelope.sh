@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer harness in Fuzz/ (EnvelopeFuzzer: CeleryMessage.decode, redelivered/retried, JSONValue
+# Builds the libFuzzer harness in Fuzz/ (EnvelopeFuzzer: CeleryMessage.decode, redelivered/retried, TaskTriage,
+# dead-letter records and redaction, cleartokens settings from kwargs, JSONValue
 # parse → serialize → parse) and runs it for SECONDS (default 60) from the seed corpus in Fuzz/seeds.
 #
 #   scripts/fuzz-envelope.sh [SECONDS]

@@ -90,6 +90,16 @@ public struct BeatTickSender: Sendable {
     /// The last tick sent for `entry`, from `<prefix>:beat:last:<entry>`.
     public func lastSent(_ entry: BeatEntry, on connection: RedisConnection) async throws -> Int64? {
         let reply = try await connection.command([Array("GET".utf8), Array(keys.last(entry: entry.name).utf8)])
-        return reply.int
+        return Self.plausibleTick(reply.int)
+    }
+
+    /// The latest tick beat accepts from its own key: unix seconds up to the end of year 9999.
+    static let latestTick: Int64 = 253_402_300_799
+
+    /// A stored tick read back from Redis (another process may have written anything): a value outside
+    /// `0...latestTick` is treated as "never sent", so schedule arithmetic on it cannot overflow.
+    static func plausibleTick(_ value: Int64?) -> Int64? {
+        guard let value, (0...latestTick).contains(value) else { return nil }
+        return value
     }
 }

@@ -54,4 +54,13 @@ public enum CeleryQueue {
         }
         return key
     }
+
+    /// The one rule for where a message goes back to (warm shutdown, retry, ETA, reaper, restore): the list it
+    /// was fetched from when that is known; otherwise (a reaper returning another worker's message) the list
+    /// its routing names — `delivery_info.routing_key` for the anonymous exchange, at its priority — falling back
+    /// to ``defaultQueue``.
+    public static func returnListKey(for message: CeleryMessage, fetchedFrom listKey: String?) -> String {
+        if let listKey, !listKey.isEmpty { return listKey }
+        return Self.listKey(queue: message.queue(default: defaultQueue), priority: message.priority)
+    }
 }

@@ -78,8 +78,10 @@ public struct DeadLetter: Sendable, Hashable, Codable {
         try c.encode(Base64.encode(original), forKey: .original)
     }
 
-    /// The record as compact JSON, fields in the documented order.
+    /// The record as compact JSON, fields in the documented order. The original is stored
+    /// ``redacted(_:)``: a client secret in its kwargs never reaches the dead-letter list in clear.
     public func encoded() -> [UInt8] {
+        let original = Self.redacted(self.original)
         let object: JSONObject = [
             "reason": .string(reason),
             "time": .string(CeleryTimestamp.format(time)),

@@ -38,6 +38,9 @@ public struct PidboxRequest: Sendable, Hashable {
         CeleryQueue.separator + CeleryQueue.separator + hostname + ".celery.pidbox"
     }
 
+    /// The longest `pattern` matched (glob or pcre); longer ones address no node.
+    public static let maximumPatternBytes = 256
+
     /// Reads a request body; nil when it is not one (no `method`).
     public init?(body: JSONValue) {
         guard let object = body.objectValue, let method = object["method"]?.stringValue else { return nil }
@@ -66,6 +69,9 @@ public struct PidboxRequest: Sendable, Hashable {
             break
         }
         guard let pattern, !pattern.isEmpty, let matcher, !matcher.isEmpty else { return true }
+        // A pattern is matched against our own short name, but its cost grows with its own length (backtracking):
+        // a longer one than any node name needs is refused unmatched.
+        guard pattern.utf8.count <= Self.maximumPatternBytes else { return false }
         switch matcher {
         case "glob":
             return fnmatch(pattern, hostname, FNM_NOESCAPE) == 0

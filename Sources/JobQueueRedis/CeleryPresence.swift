@@ -47,6 +47,9 @@ final class CeleryPresence: Sendable {
         self.metrics = metrics
     }
 
+    /// The largest pidbox message read; larger ones are ignored unread (a ping request is a few hundred bytes).
+    static let maximumPidboxBytes = 64 << 10
+
     /// How long the kombu binding deadline is pushed ahead (kombu 5.7: one hour, renewed while it lives).
     static let bindingLifetimeMilliseconds: Int64 = 3_600_000
 
@@ -55,14 +58,13 @@ final class CeleryPresence: Sendable {
         // @unchecked Sendable: used by the presence task only, one step at a time.
         var subscriber: RedisConnection?
         var publisher: RedisConnection?
-        var clock: Int64 = 0
+        var clock = LamportClock()
         var onlineSent = false
         var nextBeat = ContinuousClock.now
         var failures = 0
 
         func tick() -> Int64 {
-            clock += 1
-            return clock
+            clock.tick()
         }
     }
 
@@ -122,11 +124,13 @@ final class CeleryPresence: Sendable {
 
     /// One pidbox message: handled when it is a request addressed to this node.
     private func handle(_ payload: [UInt8], state: LoopState, on publisher: RedisConnection) async throws {
-        guard let envelope = KombuEnvelope.decode(payload), let request = PidboxRequest(body: envelope.body) else {
+        guard payload.count <= Self.maximumPidboxBytes, let envelope = KombuEnvelope.decode(payload),
+            let request = PidboxRequest(body: envelope.body)
+        else {
             logger.debug("celery events: ignored an unreadable pidbox message")
             return
         }
-        if let clock = envelope.headers["clock"]?.intValue, clock > state.clock { state.clock = clock }
+        if let clock = envelope.headers["clock"]?.intValue { state.clock.observe(clock) }
         guard request.isAddressed(to: hostname) else { return }
         let reply: JSONValue
         switch request.method {
@@ -138,7 +142,7 @@ final class CeleryPresence: Sendable {
             reply = .null
         default:
             if let control {
-                reply = try await control.reply(method: request.method, arguments: request.arguments, clock: state.clock, on: publisher)
+                reply = try await control.reply(method: request.method, arguments: request.arguments, clock: state.clock.value, on: publisher)
                 // Celery's worker answers `shutdown` with no reply at all.
                 if request.method == "shutdown" { return }
             } else {

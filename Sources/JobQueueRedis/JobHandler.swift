@@ -41,7 +41,15 @@ public struct JobError: Error, Sendable, Hashable, CustomStringConvertible {
         /// The task may succeed later (a lost connection, a serialization failure, a deadlock): retry it
         /// with backoff while retries remain (store `RETRY`), then store a `FAILURE`.
         case transient
+        /// Another live run is doing this very work right now (a redelivered duplicate found the task's lock
+        /// taken, e.g. after its first worker was paused past the heartbeat TTL): store nothing, spend no retry,
+        /// and deliver the message again after ``JobError/busyDelay``, when the stored result of the run that
+        /// did the work will make it a no-op.
+        case busy
     }
+
+    /// How long a ``Kind/busy`` message waits before it is delivered again.
+    public static let busyDelay: Duration = .seconds(2)
 
     public var kind: Kind
     /// The exception as Python will see it.
@@ -68,6 +76,11 @@ public struct JobError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A transient failure with a Python exception `module.type(*messages)`.
     public static func transient(type: String, module: String? = "builtins", messages: [JSONValue]) -> JobError {
         JobError(.transient, exception: .init(type: type, module: module, messages: messages))
+    }
+
+    /// A live duplicate: deliver again later (see ``Kind/busy``).
+    public static func busy(_ message: String) -> JobError {
+        JobError(.busy, exception: .init(type: "AlreadyRunning", module: nil, messages: [.string(message)]))
     }
 
     public var description: String {

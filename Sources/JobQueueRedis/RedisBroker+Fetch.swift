@@ -12,8 +12,8 @@ extension RedisBroker {
     }
 
     func fetchKeys(slot: Int, listKeys: [String]) -> [[UInt8]] {
-        var keys: [[UInt8]] = [utf8(processingKey(slot: slot))]
-        keys.reserveCapacity(listKeys.count + 1)
+        var keys: [[UInt8]] = [utf8(processingKey(slot: slot)), utf8(sourceKey(slot: slot))]
+        keys.reserveCapacity(listKeys.count + 2)
         for key in listKeys { keys.append(utf8(key)) }
         return keys
     }
@@ -42,6 +42,13 @@ extension RedisBroker {
             utf8("BLMOVE"), utf8(listKey), utf8(processingKey(slot: slot)), utf8("RIGHT"), utf8("LEFT"), utf8(timeoutText),
         ])
         guard let raw = reply.bytes else { return nil }
+        // Where it came from, for recovery by another worker (if this process dies right here, the message is
+        // returned by its routing instead).
+        do {
+            _ = try connection.command([utf8("HSET"), utf8(sourceKey(slot: slot)), raw, utf8(listKey)])
+        } catch let error as RedisError where error.code == .server {
+            // The source hash is not a hash (another program wrote it): recovery falls back to routing.
+        }
         return RedisDelivery(slot: slot, listKey: listKey, raw: raw)
     }
 }

@@ -7,6 +7,9 @@ public enum RedisSettlement: Sendable, Hashable {
     /// The task ran (or was revoked, or was a duplicate): write `result` (nil: none, e.g. `ignore_result`)
     /// and drop the message.
     case ack(result: CeleryResult?)
+    /// ``ack(result:)`` whose result is kept for at most `seconds` (the shorter of it and the broker's
+    /// `resultExpires`), e.g. a result carrying a generated client secret.
+    case ackExpiring(result: CeleryResult, seconds: Int)
     /// Park `message` in the delayed set until `until`, then return it to `listKey`; write `result` first
     /// (e.g. `RETRY`). The original message leaves the processing list.
     case delay(message: [UInt8], listKey: String, until: Date, result: CeleryResult?)
@@ -56,8 +59,8 @@ extension RedisBroker {
     ) async throws -> RedisSettleOutcome {
         let (command, separate) = settleCommand(delivery, settlement, separateBackend: backend != nil, now: now)
         var writtenSeparately = false
-        if let backend, let (key, json) = separate {
-            writtenSeparately = try await backend.storeEncoded(json, key: key, expires: resultExpires)
+        if let backend, let (key, json, expires) = separate {
+            writtenSeparately = try await backend.storeEncoded(json, key: key, expires: expires)
         }
         let reply: RedisValue
         do {
@@ -81,7 +84,7 @@ extension RedisBroker {
         backend: RedisConnection? = nil,
         now: Date = Date()
     ) async throws -> [RedisDelivery] {
-        var keys: [[UInt8]] = [utf8(processingKey(slot: slot))]
+        var keys: [[UInt8]] = [utf8(processingKey(slot: slot)), utf8(sourceKey(slot: slot))]
         var arguments: [[UInt8]] = [utf8(String(settlements.count)), utf8(String(max(0, limit)))]
         var separate: [[[UInt8]]] = []
         for (delivery, settlement) in settlements {
@@ -90,8 +93,8 @@ extension RedisBroker {
             keys.append(parts.resultKey)
             keys.append(parts.target)
             arguments += parts.arguments
-            if let (key, json) = parts.separate {
-                separate.append(BrokerScripts.storeResult.evalsha(keys: [utf8(key)], arguments: [json, utf8(String(resultExpires))]))
+            if let (key, json, expires) = parts.separate {
+                separate.append(BrokerScripts.storeResult.evalsha(keys: [utf8(key)], arguments: [json, utf8(String(expires))]))
             }
         }
         if let backend, !separate.isEmpty {
@@ -130,10 +133,11 @@ extension RedisBroker {
         _ settlement: RedisSettlement,
         separateBackend: Bool,
         now: Date
-    ) -> (command: [[UInt8]], separate: (key: String, json: [UInt8])?) {
+    ) -> (command: [[UInt8]], separate: (key: String, json: [UInt8], expires: Int)?) {
         let parts = settleParts(delivery, settlement, separateBackend: separateBackend, now: now)
         let command = BrokerScripts.settle.evalsha(
-            keys: [utf8(processingKey(slot: delivery.slot)), parts.resultKey, parts.target], arguments: parts.arguments
+            keys: [utf8(processingKey(slot: delivery.slot)), parts.resultKey, parts.target, utf8(sourceKey(slot: delivery.slot))],
+            arguments: parts.arguments
         )
         return (command, parts.separate)
     }
@@ -144,21 +148,26 @@ extension RedisBroker {
         _ settlement: RedisSettlement,
         separateBackend: Bool,
         now: Date
-    ) -> (resultKey: [UInt8], target: [UInt8], arguments: [[UInt8]], separate: (key: String, json: [UInt8])?) {
+    ) -> (resultKey: [UInt8], target: [UInt8], arguments: [[UInt8]], separate: (key: String, json: [UInt8], expires: Int)?) {
         var result: CeleryResult?
         var action = "ack"
         var target = processingKey(slot: delivery.slot)
         var payload: [UInt8] = []
         var score = ""
+        var expires = resultExpires
         switch settlement {
         case .ack(let r):
             result = r
+        case .ackExpiring(let r, let seconds):
+            result = r
+            let bounded = max(1, seconds)
+            expires = resultExpires == 0 ? bounded : min(resultExpires, bounded)
         case .delay(let message, let listKey, let until, let r):
             result = r
             action = "delay"
             target = keys.delayed
             payload = Self.delayedMember(listKey: listKey, message: message)
-            score = String(Int64((until.timeIntervalSince1970 * 1000).rounded(.up)))
+            score = Self.score(until)
         case .deadLetter(let record, let r):
             result = r
             action = "dead"
@@ -172,12 +181,12 @@ extension RedisBroker {
 
         var resultJSON: [UInt8] = []
         var resultKey = processingKey(slot: delivery.slot)
-        var separate: (key: String, json: [UInt8])?
+        var separate: (key: String, json: [UInt8], expires: Int)?
         if let result {
             let key = CeleryResult.key(taskID: result.taskID)
             let encoded = result.encoded(now: now)
             if separateBackend {
-                separate = (key, encoded)
+                separate = (key, encoded, expires)
             } else {
                 resultKey = key
                 resultJSON = encoded
@@ -185,9 +194,16 @@ extension RedisBroker {
         }
         return (
             utf8(resultKey), utf8(target),
-            [delivery.raw, resultJSON, utf8(String(resultExpires)), utf8(action), payload, utf8(score)],
+            [delivery.raw, resultJSON, utf8(String(expires)), utf8(action), payload, utf8(score)],
             separate
         )
+    }
+
+    /// The delayed-set score of `date`: milliseconds since 1970, rounded up, clamped to years 1…9999 (no trap).
+    static func score(_ date: Date) -> String {
+        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded(.up)
+        guard milliseconds.isFinite else { return "0" }
+        return String(Int64(min(max(milliseconds, -62_135_596_800_000), 253_402_300_799_999)))
     }
 
     /// Writes `result` to the backend (never over a stored SUCCESS) and publishes it.

@@ -15,7 +15,9 @@ import JobQueue
 /// | `P:workers` | set | ids of the registered worker processes |
 /// | `P:worker:<id>` | hash | `name, pid, host, started, queues, concurrency, done, failed, last_heartbeat` |
 /// | `P:heartbeat:<id>` | string | set with `PX` = the heartbeat TTL (5 s), refreshed every second |
-/// | `P:processing:<id>:<slot>` | list | the message a slot of worker `<id>` holds (at most one, except transiently) |
+/// | `P:processing:<id>:<slot>` | list | the messages a slot of worker `<id>` holds (its fetched batch) |
+/// | `P:running:<id>` | string | the suspect message worker `<id>` runs alone right now (poison-pill counting) |
+/// | `P:source:<id>:<slot>` | hash | message → the list it was fetched from, for every message in that processing list |
 /// | `P:delayed` | zset | score = due time in ms; member = `<list key> NUL <message bytes>` (ETA/countdown, retries) |
 /// | `P:dead` | list | ``DeadLetter`` JSON records, oldest first |
 ///
@@ -67,6 +69,17 @@ public struct RedisBroker: Sendable {
         public func heartbeat(_ id: String) -> String { prefix + ":heartbeat:" + id }
         /// `P:processing:<id>:<slot>`.
         public func processing(_ id: String, slot: Int) -> String { prefix + ":processing:" + id + ":" + String(slot) }
+        /// `P:running:<id>`: the suspect message (one a worker died holding before) worker `<id>` is running now,
+        /// if any: when that worker dies too, only this message is charged with the loss.
+        public func running(_ id: String) -> String { prefix + ":running:" + id }
+        /// `P:source:<id>:<slot>`: the list each message of that processing list was fetched from.
+        public func source(_ id: String, slot: Int) -> String { prefix + ":source:" + id + ":" + String(slot) }
+        /// The source hash of a processing list key (`P:processing:<id>:<slot>` → `P:source:<id>:<slot>`).
+        public func source(ofProcessingList list: String) -> String {
+            let head = prefix + ":processing:"
+            guard list.hasPrefix(head) else { return prefix + ":source:?" }
+            return prefix + ":source:" + list.dropFirst(head.count)
+        }
     }
 
     /// The key names.
@@ -79,6 +92,8 @@ public struct RedisBroker: Sendable {
     public var resultExpires: Int
     /// The heartbeat key's TTL. Must comfortably exceed the refresh interval.
     public var heartbeatTTL: Duration
+    /// Messages larger than this are dead-lettered unread when recovered (``MessageLimits/maximumMessageBytes``).
+    public var maximumMessageBytes: Int = MessageLimits().maximumMessageBytes
 
     /// - Parameters:
     ///   - keyPrefix: the prefix `P` of oauthq's keys.
@@ -112,6 +127,11 @@ public struct RedisBroker: Sendable {
     /// This process's processing list for `slot`.
     public func processingKey(slot: Int) -> String {
         keys.processing(workerID, slot: slot)
+    }
+
+    /// This process's source hash for `slot`.
+    public func sourceKey(slot: Int) -> String {
+        keys.source(workerID, slot: slot)
     }
 }
 

@@ -50,24 +50,28 @@ public struct RedisQueueInspector: Sendable {
     public func status(queues extra: [String], on connection: RedisConnection) async throws -> RedisQueueStatus {
         var workers: [RedisQueueStatus.Worker] = []
         let ids = try await connection.command("SMEMBERS", keys.workers).array?.compactMap(\.string) ?? []
-        for id in ids.sorted() {
-            let fields = try await connection.command("HGETALL", keys.worker(id)).array ?? []
+        // Every value below was written by another process: numbers are parsed without traps and bounded, and
+        // the processing lists are counted in one pipeline, so the answer comes in a few round trips whatever a
+        // worker hash says.
+        for id in ids.sorted().prefix(WorkerHashBounds.maximumListedWorkers) {
+            let fields = (try? await connection.command("HGETALL", keys.worker(id)).array) ?? []
             var info: [String: String] = [:]
             for pair in stride(from: 0, to: fields.count - 1, by: 2) {
-                if let key = fields[pair].string { info[key] = fields[pair + 1].string ?? "" }
+                if let key = fields[pair].string { info[key] = String((fields[pair + 1].string ?? "").prefix(256)) }
             }
-            let concurrency = Int(info["concurrency"] ?? "") ?? 1
-            var inFlight = 0
-            for slot in 0..<max(concurrency, 1) {
-                inFlight += Int(try await connection.command("LLEN", keys.processing(id, slot: slot)).int ?? 0)
-            }
+            let concurrency = WorkerHashBounds.concurrency(info["concurrency"]) ?? 1
+            let lengths = try await connection.pipeline(
+                (0..<concurrency).map { [Array("LLEN".utf8), Array(keys.processing(id, slot: $0).utf8)] }
+            )
+            let inFlight = lengths.reduce(0) { $0 + Int(clamping: $1.int ?? 0) }
             let alive = try await connection.command("EXISTS", keys.heartbeat(id)).int == 1
+            func number(_ field: String) -> Int { info[field].flatMap { Int($0) } ?? 0 }
             workers.append(
                 .init(
-                    id: id, name: info["name"] ?? "?", pid: Int(info["pid"] ?? "") ?? 0, host: info["host"] ?? "?",
+                    id: id, name: info["name"] ?? "?", pid: number("pid"), host: info["host"] ?? "?",
                     started: info["started"] ?? "", lastHeartbeat: info["last_heartbeat"] ?? "", alive: alive,
                     queues: (info["queues"] ?? "").split(separator: ",").map(String.init), concurrency: concurrency,
-                    done: Int(info["done"] ?? "") ?? 0, failed: Int(info["failed"] ?? "") ?? 0, inFlight: inFlight
+                    done: number("done"), failed: number("failed"), inFlight: inFlight
                 )
             )
         }
@@ -107,7 +111,9 @@ public struct RedisQueueInspector: Sendable {
     }
 
     /// Moves dead letters back to their queues: those whose task id is in `taskIDs`, or all when nil.
-    /// Only messages that decode can be requeued (an undecodable one would be dead-lettered again).
+    /// Only messages that decode can be requeued (an undecodable one would be dead-lettered again), and not those
+    /// whose client secret was redacted. A requeued message starts with fresh delivery counters (a poison pill
+    /// dead-lettered as `WorkerLost` gets another N tries).
     /// Each move is atomic (`LREM` from the dead list, then `LPUSH` to the queue's priority list), so two
     /// operators never requeue the same letter twice.
     /// - Returns: (requeued, left because they do not decode).
@@ -117,15 +123,20 @@ public struct RedisQueueInspector: Sendable {
         for stored in all {
             guard let letter = stored.letter else { undecodable += 1; continue }
             if let taskIDs, !taskIDs.contains(letter.taskID ?? "") { continue }
-            guard case .success(let message) = CeleryMessage.decode(letter.original) else {
+            guard case .success(let message) = CeleryMessage.decode(letter.original),
+                !DeadLetter.secretKeywords.contains(where: { message.kwargs[$0] == .string(DeadLetter.redactedValue) })
+            else {
+                // Undecodable, or its client secret was redacted when it was stored: running it would use the
+                // placeholder as the secret. The sender must send it again.
                 undecodable += 1
                 continue
             }
-            let queue = message.queue(default: CeleryQueue.queueName(ofListKey: letter.queue))
-            let list = CeleryQueue.listKey(queue: queue, priority: message.priority)
+            // The one return rule: the queue it was read from (recorded in the letter), else its routing.
+            let source = letter.queue.isEmpty ? nil : CeleryQueue.listKey(queue: CeleryQueue.queueName(ofListKey: letter.queue), priority: message.priority)
+            let list = CeleryQueue.returnListKey(for: message, fetchedFrom: source)
             let moved = try await connection.command([
                 Array("EVAL".utf8), Array(Self.moveScript.utf8), Array("2".utf8), Array(keys.dead.utf8), Array(list.utf8),
-                stored.record, letter.original,
+                stored.record, message.withoutDeliveryCounters(),
             ])
             if moved.int == 1 { requeued += 1 }
         }
@@ -142,6 +153,8 @@ public struct RedisQueueInspector: Sendable {
     }
 
     static let moveScript = """
+        local kind = redis.call('TYPE', KEYS[2])['ok']
+        if kind ~= 'list' and kind ~= 'none' then return 0 end
         if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
             redis.call('LPUSH', KEYS[2], ARGV[2])
             return 1

@@ -64,16 +64,20 @@ public struct RedisScript: Sendable, Hashable {
 /// (`JobQueue`), never re-encoded in Lua (cjson turns `[]` into `{}`). cjson is used for one thing only,
 /// reading `status` from a stored result.
 enum BrokerScripts {
-    /// KEYS[1] = the slot's processing list, KEYS[2…] = the queue lists in fetch order.
-    /// Moves the oldest message (RIGHT) of the first non-empty list to the head of the processing list.
-    /// Returns `{list, message}` or nil.
+    /// KEYS[1] = the slot's processing list, KEYS[2] = the slot's source hash, KEYS[3…] = the queue lists in
+    /// fetch order. Moves the oldest message (RIGHT) of the first non-empty list to the head of the processing
+    /// list and records the list it came from (source hash: message → list). Returns `{list, message}` or nil.
     static let fetch = RedisScript(
         name: "fetch",
         source: """
-            -- oauthq fetch v1
-            for i = 2, #KEYS do
+            -- oauthq fetch v2
+            for i = 3, #KEYS do
               local message = redis.call('LMOVE', KEYS[i], KEYS[1], 'RIGHT', 'LEFT')
-              if message then return {KEYS[i], message} end
+              if message then
+                local kind = redis.call('TYPE', KEYS[2])['ok']
+                if kind == 'hash' or kind == 'none' then redis.call('HSET', KEYS[2], message, KEYS[i]) end
+                return {KEYS[i], message}
+              end
             end
             return false
             """
@@ -81,7 +85,8 @@ enum BrokerScripts {
 
     /// Settles a delivery in one atomic step.
     /// KEYS[1] = processing list, KEYS[2] = result key (or any key when ARGV[2] is empty),
-    /// KEYS[3] = target (the delayed zset, the dead list or a queue list; any key for `ack`).
+    /// KEYS[3] = target (the delayed zset, the dead list or a queue list; any key for `ack`), KEYS[4] = the slot's
+    /// source hash (the message's entry is deleted with it).
     /// ARGV[1] = the message as fetched, ARGV[2] = result JSON or '', ARGV[3] = result TTL seconds (0: none),
     /// ARGV[4] = action (`ack`, `delay`, `dead`, `push`), ARGV[5] = payload (zset member, dead-letter record
     /// or message to push), ARGV[6] = zset score for `delay`.
@@ -94,10 +99,13 @@ enum BrokerScripts {
     static let settle = RedisScript(
         name: "settle",
         source: """
-            -- oauthq settle v2
+            -- oauthq settle v4
             \(storeUnlessSucceeded)
-            local removed = redis.call('LREM', KEYS[1], -1, ARGV[1])
+            \(targetAccepts)
             local action = ARGV[4]
+            if not target_accepts(action, KEYS[3]) then return {0, 0} end
+            local removed = redis.call('LREM', KEYS[1], -1, ARGV[1])
+            if removed > 0 and redis.call('TYPE', KEYS[4])['ok'] == 'hash' then redis.call('HDEL', KEYS[4], ARGV[1]) end
             if removed == 0 and action ~= 'ack' then return {0, 0} end
             local written = 0
             if ARGV[2] ~= '' then written = store_unless_succeeded(KEYS[2], ARGV[2], ARGV[3]) end
@@ -111,56 +119,49 @@ enum BrokerScripts {
     )
 
     /// Settles up to n deliveries, then fetches up to `limit` messages, in one script: the slot's main loop.
-    /// KEYS[1] = processing list; KEYS[2i], KEYS[2i+1] = result key and target of settlement i (1…n, as for
-    /// ``settle``); then the queue lists in fetch order.
+    /// KEYS[1] = processing list, KEYS[2] = the slot's source hash (message → the list it was fetched from);
+    /// KEYS[2i+1], KEYS[2i+2] = result key and target of settlement i (1…n, as for ``settle``); then the queue
+    /// lists in fetch order.
     /// ARGV[1] = n, ARGV[2] = limit, then six per settlement: message, result JSON or '', TTL, action, payload,
     /// score (as for ``settle``).
     /// Each fetch walks the lists from the first (highest priority) again. Returns `{list, message, …}`.
     static let cycle = RedisScript(
         name: "cycle",
         source: """
-            -- oauthq cycle v1
+            -- oauthq cycle v3
+            \(storeUnlessSucceeded)
+            \(targetAccepts)
             local n = tonumber(ARGV[1])
             local limit = tonumber(ARGV[2])
+            local source_type = redis.call('TYPE', KEYS[2])['ok']
+            local sources = source_type == 'hash' or source_type == 'none'
             for i = 1, n do
               local a = 3 + 6 * (i - 1)
-              local resultKey, target = KEYS[2 * i], KEYS[2 * i + 1]
-              local removed = redis.call('LREM', KEYS[1], -1, ARGV[a])
+              local resultKey, target = KEYS[2 * i + 1], KEYS[2 * i + 2]
               local action = ARGV[a + 3]
-              if removed > 0 or action == 'ack' then
-                if ARGV[a + 1] ~= '' then
-                  local current = redis.call('GET', resultKey)
-                  local succeeded = false
-                  if current then
-                    local ok, stored = pcall(cjson.decode, current)
-                    if ok and type(stored) == 'table' and stored['status'] == 'SUCCESS' then succeeded = true end
-                  end
-                  if not succeeded then
-                    local ttl = tonumber(ARGV[a + 2])
-                    if ttl and ttl > 0 then
-                      redis.call('SET', resultKey, ARGV[a + 1], 'EX', ttl)
-                    else
-                      redis.call('SET', resultKey, ARGV[a + 1])
+              if target_accepts(action, target) then
+                local removed = redis.call('LREM', KEYS[1], -1, ARGV[a])
+                if removed > 0 and sources then redis.call('HDEL', KEYS[2], ARGV[a]) end
+                if removed > 0 or action == 'ack' then
+                  if ARGV[a + 1] ~= '' then store_unless_succeeded(resultKey, ARGV[a + 1], ARGV[a + 2]) end
+                  if removed > 0 then
+                    if action == 'delay' then
+                      redis.call('ZADD', target, ARGV[a + 5], ARGV[a + 4])
+                    elseif action == 'dead' or action == 'push' then
+                      redis.call('RPUSH', target, ARGV[a + 4])
                     end
-                    redis.call('PUBLISH', resultKey, ARGV[a + 1])
-                  end
-                end
-                if removed > 0 then
-                  if action == 'delay' then
-                    redis.call('ZADD', target, ARGV[a + 5], ARGV[a + 4])
-                  elseif action == 'dead' or action == 'push' then
-                    redis.call('RPUSH', target, ARGV[a + 4])
                   end
                 end
               end
             end
             local fetched = {}
-            local first = 2 * n + 2
+            local first = 2 * n + 3
             while #fetched < 2 * limit do
               local found = false
               for i = first, #KEYS do
                 local message = redis.call('LMOVE', KEYS[i], KEYS[1], 'RIGHT', 'LEFT')
                 if message then
+                  if sources then redis.call('HSET', KEYS[2], message, KEYS[i]) end
                   fetched[#fetched + 1] = KEYS[i]
                   fetched[#fetched + 1] = message
                   found = true
@@ -209,17 +210,19 @@ enum BrokerScripts {
     /// KEYS[1] = delayed zset, KEYS[2] = dead list; ARGV[1] = now (ms), ARGV[2] = limit.
     /// A member is `<list key> NUL <message>`. Members are RPUSHed latest-due first, so the earliest-due one
     /// ends at the consuming end and is served first. A member without NUL (never written by oauthq) goes to
-    /// the dead list as is. Returns the number moved.
+    /// the dead list as is, and so does one whose list has become a key of another type. Returns the number moved.
     static let promote = RedisScript(
         name: "promote",
         source: """
-            -- oauthq promote v1
+            -- oauthq promote v2
+            \(isListOrAbsent)
             local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
             for i = #due, 1, -1 do
               local member = due[i]
               local separator = string.find(member, '\\0', 1, true)
-              if separator then
-                redis.call('RPUSH', string.sub(member, 1, separator - 1), string.sub(member, separator + 1))
+              local target = separator and string.sub(member, 1, separator - 1)
+              if target and is_list_or_absent(target) then
+                redis.call('RPUSH', target, string.sub(member, separator + 1))
               else
                 redis.call('RPUSH', KEYS[2], member)
               end
@@ -230,19 +233,27 @@ enum BrokerScripts {
     )
 
     /// Returns messages from a processing list to their queues.
-    /// KEYS[1] = the owner's heartbeat key, KEYS[2] = the processing list.
+    /// KEYS[1] = the owner's heartbeat key, KEYS[2] = the processing list, KEYS[3] = the dead list, KEYS[4] = the
+    /// list's source hash (the entry of each message moved is deleted).
     /// ARGV[1] = '1' to act only while the heartbeat is absent (reaping another worker), '0' for the
-    /// caller's own list; then triples (message as stored, target list, message to RPUSH).
+    /// caller's own list; then quadruples (message as stored, target list, message to RPUSH, dead-letter record).
+    /// The target's type is checked before the message is removed: when it is not a list (or absent), the record
+    /// goes to the dead list instead; when the dead list is not a list either, the message stays where it is.
     /// Returns the number moved, or -1 when the heartbeat came back.
     static let restore = RedisScript(
         name: "restore",
         source: """
-            -- oauthq restore v1
+            -- oauthq restore v3
+            \(isListOrAbsent)
             if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+            local sources = redis.call('TYPE', KEYS[4])['ok'] == 'hash'
             local moved = 0
-            for i = 2, #ARGV, 3 do
-              if redis.call('LREM', KEYS[2], 1, ARGV[i]) > 0 then
-                redis.call('RPUSH', ARGV[i + 1], ARGV[i + 2])
+            for i = 2, #ARGV, 4 do
+              local target, payload = ARGV[i + 1], ARGV[i + 2]
+              if not is_list_or_absent(target) then target, payload = KEYS[3], ARGV[i + 3] end
+              if is_list_or_absent(target) and redis.call('LREM', KEYS[2], 1, ARGV[i]) > 0 then
+                if sources then redis.call('HDEL', KEYS[4], ARGV[i]) end
+                redis.call('RPUSH', target, payload)
                 moved = moved + 1
               end
             end
@@ -250,16 +261,41 @@ enum BrokerScripts {
             """
     )
 
+    /// The Lua function the settling scripts check first: whether `action`'s target key has a type it can take
+    /// (`delay`: a zset or absent; `dead`, `push`: a list or absent; `ack`: any). When it cannot, the message is
+    /// left in the processing list (to be returned by recovery) rather than removed and then lost to a
+    /// `WRONGTYPE` error.
+    static let targetAccepts = """
+        local function target_accepts(action, key)
+          if action == 'ack' then return true end
+          local kind = redis.call('TYPE', key)['ok']
+          if kind == 'none' then return true end
+          if action == 'delay' then return kind == 'zset' end
+          return kind == 'list'
+        end
+        """
+
+    /// The Lua function the scripts that push to a list another process may have written check first: whether
+    /// `key` is a list or absent (a key of another type would make `RPUSH` fail after the message was removed).
+    static let isListOrAbsent = """
+        local function is_list_or_absent(key)
+          local kind = redis.call('TYPE', key)['ok']
+          return kind == 'list' or kind == 'none'
+        end
+        """
+
     /// Forgets a worker whose heartbeat is gone and whose processing lists are empty.
-    /// KEYS[1] = heartbeat, KEYS[2] = the workers set, KEYS[3] = the worker hash, KEYS[4…] = its processing
-    /// lists; ARGV[1] = the worker id. Returns 1 when forgotten, 0 when it is alive or still holds messages.
+    /// KEYS[1] = heartbeat, KEYS[2] = the workers set, KEYS[3] = the worker hash, KEYS[4…3+m] = its processing
+    /// lists, then their source hashes; ARGV[1] = the worker id, ARGV[2] = m. Returns 1 when forgotten, 0 when it
+    /// is alive or still holds messages.
     static let forget = RedisScript(
         name: "forget",
         source: """
-            -- oauthq forget v1
+            -- oauthq forget v2
             if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-            for i = 4, #KEYS do
-              if redis.call('LLEN', KEYS[i]) > 0 then return 0 end
+            local lists = tonumber(ARGV[2])
+            for i = 4, 3 + lists do
+              if redis.call('TYPE', KEYS[i])['ok'] == 'list' and redis.call('LLEN', KEYS[i]) > 0 then return 0 end
             end
             redis.call('SREM', KEYS[2], ARGV[1])
             redis.call('DEL', KEYS[3])
@@ -268,5 +304,37 @@ enum BrokerScripts {
             """
     )
 
-    static let all: [RedisScript] = [fetch, settle, cycle, storeResult, promote, restore, forget]
+    /// Bounds the dead-letter list: drops the oldest records beyond a count, then records older than a cutoff.
+    /// KEYS[1] = the dead list; ARGV[1] = the maximum count (0: no count limit), ARGV[2] = the cutoff time as
+    /// the records write it (ISO-8601 UTC with microseconds, which sorts as text; '' for no age limit),
+    /// ARGV[3] = the most records dropped by age in one call. Records are appended in time order, so the oldest
+    /// is at the head. A head that does not decode is dropped as if old. Returns the number dropped.
+    static let trimDead = RedisScript(
+        name: "trim-dead",
+        source: """
+            -- oauthq trim-dead v1
+            if redis.call('TYPE', KEYS[1])['ok'] ~= 'list' then return 0 end
+            local dropped = 0
+            local limit = tonumber(ARGV[1])
+            local length = redis.call('LLEN', KEYS[1])
+            if limit and limit > 0 and length > limit then
+              redis.call('LTRIM', KEYS[1], length - limit, -1)
+              dropped = length - limit
+            end
+            if ARGV[2] ~= '' then
+              for i = 1, tonumber(ARGV[3]) do
+                local head = redis.call('LINDEX', KEYS[1], 0)
+                if not head then break end
+                local ok, record = pcall(cjson.decode, head)
+                local time = ok and type(record) == 'table' and record['time'] or nil
+                if type(time) == 'string' and time >= ARGV[2] then break end
+                redis.call('LPOP', KEYS[1])
+                dropped = dropped + 1
+              end
+            end
+            return dropped
+            """
+    )
+
+    static let all: [RedisScript] = [fetch, settle, cycle, storeResult, promote, restore, forget, trimDead]
 }

@@ -69,6 +69,18 @@ public final class RedisWorker: Sendable {
         /// How often `oauthq_queue_depth` is sampled (`LLEN` of every priority list of every consumed queue, on the
         /// maintenance connection); nil: never (metrics off).
         public var queueDepthInterval: Duration?
+        /// The bounds every number of a message is held to, and the message size cap.
+        public var limits = MessageLimits()
+        /// After how many worker deaths while holding it a message is dead-lettered as `WorkerLost` (a poison
+        /// pill); 0: never.
+        public var maximumWorkerLosses = 3
+        /// The most dead letters kept (the oldest beyond it are dropped); 0: no count limit.
+        public var deadLetterMaximumCount = 10_000
+        /// The oldest dead letter kept; nil: no age limit.
+        public var deadLetterMaximumAge: Duration? = .seconds(7 * 86_400)
+        /// Shorter result lifetimes for some tasks' `SUCCESS` results, in seconds (e.g. a result that carries a
+        /// generated client secret): `task name → seconds`; the shorter of this and ``resultExpires`` applies.
+        public var successResultExpires: [String: Int] = [:]
         /// Whether task events are sent from the start (`-E`); `enable_events`/`disable_events` switch them later.
         public var taskEvents = false
         /// How long a revoke made through this worker lasts (Celery: until the worker stops).
@@ -99,6 +111,8 @@ public final class RedisWorker: Sendable {
         var done = 0
         var failed = 0
         var slotsFinished = false
+        /// Whether a slot runs a suspect message (one a worker died holding before) right now.
+        var suspectRunning = false
     }
 
     /// The settings.
@@ -106,6 +120,7 @@ public final class RedisWorker: Sendable {
     /// The broker model (keys, scripts).
     public let broker: RedisBroker
     private let handlers: [String: JobHandler]
+    private let triage: TaskTriage
     private let logger: Logger
     private let state = Mutex(State())
     /// The worker's metrics (swift-metrics; no-ops unless the process bootstrapped a backend).
@@ -132,13 +147,20 @@ public final class RedisWorker: Sendable {
         configuration.fetchBatch = max(1, configuration.fetchBatch)
         if configuration.queues.isEmpty { configuration.queues = [CeleryQueue.defaultQueue] }
         self.configuration = configuration
-        self.broker = RedisBroker(
+        var broker = RedisBroker(
             keyPrefix: configuration.keyPrefix,
             concurrency: configuration.concurrency,
             resultExpires: configuration.resultExpires,
             heartbeatTTL: configuration.heartbeatTTL
         )
+        broker.maximumMessageBytes = configuration.limits.maximumMessageBytes
+        self.broker = broker
         self.handlers = handlers
+        self.triage = TaskTriage(
+            registry: .init(tasks: Set(handlers.keys), aliases: configuration.aliases), limits: configuration.limits,
+            defaultTimeLimit: configuration.defaultTimeLimit, maximumWorkerLosses: configuration.maximumWorkerLosses,
+            workerName: configuration.name
+        )
         self.logger = logger
         self.metrics = metrics ?? WorkerMetrics(knownTasks: handlers.keys)
         self.revoked = RevokedSet(keyPrefix: configuration.keyPrefix)
@@ -323,6 +345,13 @@ public final class RedisWorker: Sendable {
                     health.heartbeatWritten()
                     let reaped = try await broker.reapDeadWorkers(on: live, workerName: configuration.name)
                     if reaped > 0 { logger.warning("returned \(reaped) message(s) of dead workers to their queues") }
+                    let dropped = try await broker.trimDeadLetters(
+                        maximumCount: configuration.deadLetterMaximumCount, maximumAge: configuration.deadLetterMaximumAge, on: live
+                    )
+                    if dropped > 0 {
+                        metrics.deadLettersDropped(dropped)
+                        logger.warning("dropped \(dropped) dead letter(s) over the count or age limit")
+                    }
                 }
                 if let interval = configuration.queueDepthInterval, lastDepth.map({ ContinuousClock.now - $0 >= interval }) ?? true {
                     lastDepth = ContinuousClock.now
@@ -573,58 +602,36 @@ public final class RedisWorker: Sendable {
     ) async -> Pending {
         let start = ContinuousClock.now
         let now = Date()
-        let message: CeleryMessage
-        switch CeleryMessage.decode(delivery.raw) {
-        case .failure(let error):
-            let record = DeadLetter(error: error, time: now, queue: delivery.queue, worker: configuration.name, original: delivery.raw)
-            let result = error.taskID.map {
-                CeleryResult.failure(
-                    taskID: $0,
-                    exception: CeleryResult.failure(type: "ValueError", messages: [.string("malformed message: \(error.reason)")])
-                )
-            }
+        let run: TaskTriage.Run
+        switch triage.triage(delivery.raw, queue: delivery.queue, now: now) {
+        case .deadLetter(let rejection):
             return Pending(
-                delivery: delivery, settlement: .deadLetter(record, result: result),
+                delivery: delivery, settlement: .deadLetter(rejection.record, result: rejection.result),
                 report: Report(
-                    name: error.taskName ?? "?", id: error.taskID ?? "?", state: "DEAD-LETTERED", start: start, failed: true,
-                    note: error.reason, deadLetter: .malformed
+                    name: rejection.name, id: rejection.id, state: "DEAD-LETTERED", start: start, failed: true,
+                    note: rejection.record.reason, deadLetter: rejection.metric
                 )
             )
-        case .success(let decoded):
-            message = decoded
-        }
-
-        let name = configuration.aliases[message.taskName] ?? message.taskName
-        guard let handler = handlers[name] else {
-            let reason = "unregistered task \(Self.quoted(message.taskName))"
-            let record = DeadLetter(
-                reason: reason, time: now, queue: delivery.queue, taskID: message.id, taskName: message.taskName,
-                worker: configuration.name, original: delivery.raw
-            )
-            let result = CeleryResult.failure(
-                taskID: message.id,
-                exception: CeleryResult.failure(type: "NotRegistered", module: "celery.exceptions", messages: [.string(message.taskName)])
-            )
-            return Pending(
-                delivery: delivery, settlement: .deadLetter(record, result: message.ignoreResult ? nil : result),
-                report: Report(
-                    name: message.taskName, id: message.id, state: "DEAD-LETTERED", start: start, failed: true, note: reason,
-                    deadLetter: .unregistered
-                )
-            )
-        }
-
-        if message.isExpired(now: now) {
+        case .revoke(let message, let name):
             return Pending(
                 delivery: delivery, settlement: .ack(result: message.ignoreResult ? nil : CeleryResult.revokedExpired(taskID: message.id)),
                 report: Report(name: name, id: message.id, state: "REVOKED", start: start, failed: true, note: "expired")
             )
-        }
-
-        if let eta = message.eta, eta.timeIntervalSince(now) > 0.001 {
+        case .delay(let message, let name, let eta):
             return Pending(
                 delivery: delivery, settlement: .delay(message: delivery.raw, listKey: delivery.listKey, until: eta, result: nil),
                 report: Report(name: name, id: message.id, state: "SCHEDULED", start: start, failed: nil, note: "eta \(CeleryTimestamp.format(eta))")
+            )
+        case .run(let decided):
+            run = decided
+        }
+        let message = run.message
+        let name = run.name
+        guard let handler = handlers[name] else {
+            // The registry is built from the handlers; unreachable, but never a trap.
+            return Pending(
+                delivery: delivery, settlement: .requeue(message: delivery.raw, listKey: delivery.listKey),
+                report: Report(name: name, id: message.id, state: "REQUEUED", start: start, failed: nil, note: "no handler")
             )
         }
 
@@ -636,11 +643,36 @@ public final class RedisWorker: Sendable {
             )
         }
 
-        if message.isRedelivered, await storedSuccess(taskID: message.id, backend: backend, on: connection) {
+        if run.checkStoredSuccess, await storedSuccess(taskID: message.id, backend: backend, on: connection) {
             return Pending(
                 delivery: delivery, settlement: .ack(result: nil),
                 report: Report(name: name, id: message.id, state: "SUCCESS", start: start, failed: false, note: "redelivered duplicate, not run again")
             )
+        }
+        if run.isolate {
+            // A worker died holding this message before: run it alone (one such message per process at a time, the
+            // only one in its processing list, and named in P:running:<id>), so that if it kills this worker too the
+            // reaper charges it, and nothing that merely ran beside it.
+            let admitted = state.withLock { state -> Bool in
+                if state.suspectRunning { return false }
+                state.suspectRunning = true
+                return true
+            }
+            guard admitted else {
+                return Pending(
+                    delivery: delivery,
+                    settlement: .delay(message: delivery.raw, listKey: delivery.listKey, until: now.addingTimeInterval(0.5), result: nil),
+                    report: Report(name: name, id: message.id, state: "DEFERRED", start: start, failed: nil, note: "another suspect message runs in this worker")
+                )
+            }
+            await taskBlocks(slotState, backend: backend, on: connection)
+            try? broker.markRunning(delivery.raw, on: connection)
+        }
+        defer {
+            if run.isolate {
+                try? broker.markRunning(nil, on: connection)
+                state.withLock { $0.suspectRunning = false }
+            }
         }
 
         let invocation = JobInvocation(message: message, taskName: name, slot: delivery.slot, queue: delivery.queue)
@@ -651,7 +683,7 @@ public final class RedisWorker: Sendable {
             slot: delivery.slot
         )
         taskEvents.started(message, name: name)
-        let outcome = await execute(handler, invocation, state: slotState, backend: backend, on: connection)
+        let outcome = await execute(handler, invocation, timeLimit: run.timeLimit, state: slotState, backend: backend, on: connection)
         activeTasks.ended(id: message.id, name: name)
         metrics.taskEnded()
         var pending = conclude(outcome, delivery: delivery, message: message, name: name, start: start)
@@ -689,6 +721,7 @@ public final class RedisWorker: Sendable {
     private func execute(
         _ handler: @escaping JobHandler,
         _ invocation: JobInvocation,
+        timeLimit: TaskTriage.TimeLimitPlan?,
         state slotState: SlotState,
         backend: RedisConnection?,
         on connection: isolated RedisConnection
@@ -712,9 +745,10 @@ public final class RedisWorker: Sendable {
         if abortNow { job.cancel() }
 
         var timer: Task<Void, Never>?
-        if let (seconds, reason) = timeLimit(for: invocation.message) {
+        if let timeLimit {
+            let reason: CancelReason = timeLimit.kind == .hard ? .hardTimeLimit(timeLimit.seconds) : .softTimeLimit(timeLimit.seconds)
             timer = Task { [self] in
-                try? await Task.sleep(for: .nanoseconds(Int64(seconds * 1e9)))
+                try? await Task.sleep(for: timeLimit.duration)
                 if Task.isCancelled { return }
                 let cancel = self.state.withLock { state -> Bool in
                     guard state.cancellers[slot] != nil, state.reasons[slot] == nil else { return false }
@@ -744,16 +778,6 @@ public final class RedisWorker: Sendable {
         }
     }
 
-    /// The earliest of the soft and hard limits (message first, then the worker's defaults).
-    private func timeLimit(for message: CeleryMessage) -> (Double, CancelReason)? {
-        let hard = message.timeLimit.hard ?? configuration.defaultTimeLimit.hard
-        let soft = message.timeLimit.soft ?? configuration.defaultTimeLimit.soft
-        var best: (Double, CancelReason)?
-        if let hard, hard > 0 { best = (hard, .hardTimeLimit(hard)) }
-        if let soft, soft > 0, soft < (best?.0 ?? .infinity) { best = (soft, .softTimeLimit(soft)) }
-        return best
-    }
-
     /// The settlement for a task's outcome.
     private func conclude(
         _ outcome: Outcome,
@@ -771,7 +795,11 @@ public final class RedisWorker: Sendable {
         }
         switch outcome {
         case .success(let value):
-            return pending(.ack(result: keepResult ? CeleryResult.success(taskID: message.id, result: value) : nil), "SUCCESS", failed: false)
+            let result = keepResult ? CeleryResult.success(taskID: message.id, result: value) : nil
+            if let result, let seconds = configuration.successResultExpires[name] {
+                return pending(.ackExpiring(result: result, seconds: seconds), "SUCCESS", failed: false)
+            }
+            return pending(.ack(result: result), "SUCCESS", failed: false)
 
         case .cancelled(.shutdown):
             return pending(
@@ -819,7 +847,7 @@ public final class RedisWorker: Sendable {
                 let delay = configuration.retryPolicy.delay(forAttempt: message.retries)
                 let eta = Date().addingTimeInterval(Self.seconds(delay))
                 let retried = message.retried(eta: eta, retries: message.retries + 1)
-                let listKey = CeleryQueue.listKey(queue: message.queue(default: delivery.queue), priority: message.priority)
+                let listKey = CeleryQueue.returnListKey(for: message, fetchedFrom: delivery.listKey)
                 let seconds = String(format: "%.3f", Self.seconds(delay))
                 let result = keepResult
                     ? CeleryResult(
@@ -830,6 +858,13 @@ public final class RedisWorker: Sendable {
                 return pending(
                     .delay(message: retried, listKey: listKey, until: eta, result: result), "RETRY", failed: nil,
                     note: "\(jobError.exception.type); retry \(message.retries + 1) in \(seconds) s"
+                )
+
+            case .busy:
+                let until = Date().addingTimeInterval(Self.seconds(JobError.busyDelay))
+                return pending(
+                    .delay(message: message.deferredAgain(), listKey: delivery.listKey, until: until, result: nil), "DEFERRED", failed: nil,
+                    note: "a live run holds this task's lock; delivered again in \(Self.seconds(JobError.busyDelay)) s"
                 )
 
             case .failure, .transient:
@@ -887,9 +922,9 @@ public final class RedisWorker: Sendable {
         return .double(value)
     }
 
-    /// A task name for dead-letter reasons: ``escaped(_:)`` in quotes.
+    /// A task name for dead-letter reasons (see ``TaskTriage/quoted(_:)``).
     static func quoted(_ name: String) -> String {
-        "'" + escaped(name) + "'"
+        TaskTriage.quoted(name)
     }
 
     /// Text from a message for logs: at most 100 characters, control characters escaped as `\xNN`.

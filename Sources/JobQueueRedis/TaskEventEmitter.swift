@@ -192,6 +192,7 @@ extension RedisSettlement {
     var result: CeleryResult? {
         switch self {
         case .ack(let result): return result
+        case .ackExpiring(let result, _): return result
         case .delay(_, _, _, let result): return result
         case .deadLetter(_, let result): return result
         case .requeue: return nil

@@ -1,3 +1,4 @@
+public import JobQueue
 import Metrics
 import Synchronization
 
@@ -22,9 +23,8 @@ public final class WorkerMetrics: Sendable {
     }
 
     /// Why a message was dead-lettered (the `reason` label).
-    public enum DeadLetterReason: String, Sendable {
-        case malformed, unregistered, invalidArguments = "invalid_arguments"
-    }
+    /// Why a message was dead-lettered.
+    public typealias DeadLetterReason = JobQueue.DeadLetterReason
 
     private struct TaskState: Hashable {
         var task: String
@@ -36,6 +36,7 @@ public final class WorkerMetrics: Sendable {
     private let timers = Mutex<[String: Metrics.Timer]>([:])
     private let retryCounters = Mutex<[String: Counter]>([:])
     private let deadLetterCounters = Mutex<[DeadLetterReason: Counter]>([:])
+    private let droppedCounter = Counter(label: "oauthq_dead_letters_dropped_total")
     private let connectionErrorCounters = Mutex<[Service: Counter]>([:])
     private let depthGauges = Mutex<[String: Gauge]>([:])
     private let active: Meter
@@ -86,6 +87,12 @@ public final class WorkerMetrics: Sendable {
         Self.cached(reason, in: deadLetterCounters) {
             Counter(label: "oauthq_dead_letters_total", dimensions: [("reason", reason.rawValue)])
         }.increment()
+    }
+
+    /// Counts dead letters dropped by the count or age limit.
+    public func deadLettersDropped(_ count: Int) {
+        guard count > 0 else { return }
+        droppedCounter.increment(by: Int64(clamping: count))
     }
 
     /// Counts a failed connect or a connection lost.

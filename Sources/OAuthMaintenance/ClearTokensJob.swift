@@ -154,7 +154,8 @@ public struct ClearTokensJob: Sendable {
             batches += 1
             progress(.batch(steps, deletedSoFar: deleted.reduce(0, +), batches: batches))
             if settings.batchInterval > 0 {
-                try await Task.sleep(for: .milliseconds(Int64(settings.batchInterval * 1000)))
+                // Checked: a setting of any size sleeps at most a day per batch instead of trapping.
+                try await Task.sleep(for: .milliseconds(Int64(min(settings.batchInterval, 86_400) * 1000)))
             }
         }
         switch pass {
@@ -162,7 +163,9 @@ public struct ClearTokensJob: Sendable {
             var next = try await connection.run(walk.firstID).rows.first?.decode(Int64?.self, column: 0)
             while let low = next {
                 try Task.checkCancellation()
-                let high = low + Int64(settings.batchSize) - 1
+                // Saturating: ids near Int64.max or a huge batch size must not overflow.
+                let (sum, overflow) = low.addingReportingOverflow(Int64(clamping: settings.batchSize) - 1)
+                let high = overflow ? Int64.max : sum
                 let row = try await Self.batch(walk.batch(cutoffs, from: low, through: high), on: connection)
                 for index in deleted.indices { deleted[index] += Int(try row.decode(Int64.self, column: index)) }
                 next = try row.decode(Int64?.self, column: deleted.count)

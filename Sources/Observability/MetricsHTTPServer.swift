@@ -8,13 +8,16 @@ import Glibc
 /// A minimal HTTP/1.1 endpoint for Prometheus scrapes: `GET /metrics` (and `HEAD`) answers 200 with the text
 /// that `body` returns; any other path 404, any other method 405, a malformed request 400, a request head over
 /// ``maximumRequestBytes`` 431, an HTTP version other than 1.x 505. One request per connection
-/// (`Connection: close`), served one at a time on a dedicated thread (never on Swift's cooperative pool); each
-/// connection's reads and writes time out after ``ioTimeout``, so a slow client delays others by at most that.
+/// (`Connection: close`), served one at a time on a dedicated thread (never on Swift's cooperative pool). Each
+/// connection has one overall deadline, ``requestDeadline``, for reading its request and writing the answer, so
+/// a client that trickles a byte at a time (slowloris) holds the listener for at most that long.
 public final class MetricsHTTPServer: Sendable {
     /// The largest request head (request line and headers) read.
     public static let maximumRequestBytes = 8192
-    /// Socket read/write timeout per connection.
+    /// Socket read/write timeout per connection (each call); bounded overall by ``requestDeadline``.
     public static let ioTimeout: Duration = .seconds(2)
+    /// The whole exchange with one connection (reading the head, writing the answer) ends by then.
+    public static let requestDeadline: Duration = .seconds(2)
     /// The content type of the Prometheus text format.
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -119,37 +122,40 @@ public final class MetricsHTTPServer: Sendable {
             guard client >= 0 else { continue }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             Self.setTimeouts(client)
-            respond(on: client)
+            respond(on: client, deadline: ContinuousClock.now + Self.requestDeadline)
             close(client)
         }
     }
 
-    private func respond(on client: Int32) {
+    private func respond(on client: Int32, deadline: ContinuousClock.Instant) {
         let head: [UInt8]
-        switch Self.readHead(client) {
+        switch Self.readHead(client, deadline: deadline) {
         case .head(let bytes): head = bytes
         case .tooLarge:
-            Self.write(client, status: "431 Request Header Fields Too Large", text: "request head too large\n")
+            Self.write(client, deadline: deadline, status: "431 Request Header Fields Too Large", text: "request head too large\n")
             return
         case .incomplete(let received):
-            if received { Self.write(client, status: "400 Bad Request", text: "incomplete request\n") }
+            if received { Self.write(client, deadline: deadline, status: "400 Bad Request", text: "incomplete request\n") }
             return
         }
         switch HTTPRequestLine(head) {
         case nil:
-            Self.write(client, status: "400 Bad Request", text: "malformed request\n")
+            Self.write(client, deadline: deadline, status: "400 Bad Request", text: "malformed request\n")
         case let request?:
             if !request.version.hasPrefix("HTTP/1.") {
-                Self.write(client, status: "505 HTTP Version Not Supported", text: "HTTP/1.x only\n")
+                Self.write(client, deadline: deadline, status: "505 HTTP Version Not Supported", text: "HTTP/1.x only\n")
             } else if request.method != "GET" && request.method != "HEAD" {
-                Self.write(client, status: "405 Method Not Allowed", text: "GET or HEAD only\n", extraHeaders: "Allow: GET, HEAD\r\n")
+                Self.write(client, deadline: deadline, status: "405 Method Not Allowed", text: "GET or HEAD only\n", extraHeaders: "Allow: GET, HEAD\r\n")
             } else if request.path == "/healthz", let check = healthCheck.withLock({ $0 }) {
                 let (healthy, reason) = check()
-                Self.write(client, status: healthy ? "200 OK" : "503 Service Unavailable", text: reason + "\n", headOnly: request.method == "HEAD")
+                Self.write(
+                    client, deadline: deadline, status: healthy ? "200 OK" : "503 Service Unavailable", text: reason + "\n",
+                    headOnly: request.method == "HEAD"
+                )
             } else if request.path != "/metrics" {
-                Self.write(client, status: "404 Not Found", text: "not found: the metrics are at /metrics\n", headOnly: request.method == "HEAD")
+                Self.write(client, deadline: deadline, status: "404 Not Found", text: "not found: the metrics are at /metrics\n", headOnly: request.method == "HEAD")
             } else {
-                Self.write(client, status: "200 OK", body: body(), contentType: Self.contentType, headOnly: request.method == "HEAD")
+                Self.write(client, deadline: deadline, status: "200 OK", body: body(), contentType: Self.contentType, headOnly: request.method == "HEAD")
             }
         }
     }
@@ -161,11 +167,12 @@ public final class MetricsHTTPServer: Sendable {
     }
 
     /// Reads until the blank line that ends the head, at most ``maximumRequestBytes``.
-    private static func readHead(_ client: Int32) -> ReadResult {
+    private static func readHead(_ client: Int32, deadline: ContinuousClock.Instant) -> ReadResult {
         var buffer = [UInt8]()
         var chunk = [UInt8](repeating: 0, count: 2048)
         let terminator: [UInt8] = [13, 10, 13, 10]
         while buffer.count <= maximumRequestBytes {
+            guard wait(client, for: Int16(POLLIN), until: deadline) else { return .incomplete(received: false) }
             let count = chunk.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { return .incomplete(received: !buffer.isEmpty) }
@@ -188,22 +195,39 @@ public final class MetricsHTTPServer: Sendable {
         return nil
     }
 
-    private static func write(_ client: Int32, status: String, text: String, extraHeaders: String = "", headOnly: Bool = false) {
-        write(client, status: status, body: Array(text.utf8), contentType: "text/plain; charset=utf-8", extraHeaders: extraHeaders, headOnly: headOnly)
+    private static func write(
+        _ client: Int32, deadline: ContinuousClock.Instant, status: String, text: String, extraHeaders: String = "", headOnly: Bool = false
+    ) {
+        write(client, deadline: deadline, status: status, body: Array(text.utf8), contentType: "text/plain; charset=utf-8", extraHeaders: extraHeaders, headOnly: headOnly)
     }
 
     private static func write(
-        _ client: Int32, status: String, body: [UInt8], contentType: String, extraHeaders: String = "", headOnly: Bool = false
+        _ client: Int32, deadline: ContinuousClock.Instant, status: String, body: [UInt8], contentType: String, extraHeaders: String = "", headOnly: Bool = false
     ) {
         let head = "HTTP/1.1 \(status)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n\(extraHeaders)Connection: close\r\n\r\n"
         var bytes = Array(head.utf8)
         if !headOnly { bytes += body }
         var offset = 0
         while offset < bytes.count {
+            guard wait(client, for: Int16(POLLOUT), until: deadline) else { return }
             let sent = bytes[offset...].withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if sent < 0 && errno == EINTR { continue }
             guard sent > 0 else { return }
             offset += sent
+        }
+    }
+
+    /// Waits until `fd` is ready for `events` or `deadline` passes; false when the deadline passed first.
+    private static func wait(_ fd: Int32, for events: Int16, until deadline: ContinuousClock.Instant) -> Bool {
+        while true {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero else { return false }
+            let (seconds, attoseconds) = remaining.components
+            let milliseconds = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
+            var descriptor = pollfd(fd: fd, events: events, revents: 0)
+            let ready = poll(&descriptor, 1, milliseconds)
+            if ready < 0 && errno == EINTR { continue }
+            return ready > 0
         }
     }
 

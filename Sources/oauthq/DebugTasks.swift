@@ -2,7 +2,15 @@ import JobQueue
 import JobQueueRedis
 import Logging
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Tasks for testing a deployment, registered only with `oauthq worker --debug-tasks` (off by default).
+///
+/// `oauthq.crash()`: logs that it started and aborts the whole worker process (`abort()`, SIGABRT), as a
+/// poison pill would; the chaos suite proves that such a message is dead-lettered (`WorkerLost`) after
+/// `--max-worker-lost` deliveries while everything else still runs.
 ///
 /// `oauthq.sleep(seconds=S)`: logs that it started (so a chaos run can count tasks that ran twice), sleeps
 /// S seconds (0 to ``maximumSeconds``; cancellable, so time limits and shutdown apply) and returns
@@ -10,12 +18,16 @@ import Logging
 /// microseconds.
 enum DebugTasks {
     static let sleepTaskName = "oauthq.sleep"
+    static let crashTaskName = "oauthq.crash"
     /// The longest sleep a message may ask for.
     static let maximumSeconds = 60.0
 
     /// The handlers by task name.
     static func handlers(logger: Logger) -> [String: JobHandler] {
-        [sleepTaskName: { invocation in try await sleep(invocation, logger: logger) }]
+        [
+            sleepTaskName: { invocation in try await sleep(invocation, logger: logger) },
+            crashTaskName: { invocation in try crash(invocation, logger: logger) },
+        ]
     }
 
     static func sleep(_ invocation: JobInvocation, logger: Logger) async throws -> JSONValue {
@@ -36,8 +48,16 @@ enum DebugTasks {
             throw JobError.invalidArguments("\(sleepTaskName)() argument 'seconds' must be between 0 and \(Int(maximumSeconds))")
         }
         logger.info("task \(sleepTaskName)[\(printable(invocation.message.id))] started")
-        try await Task.sleep(for: .nanoseconds(Int64(seconds * 1e9)))
+        try await Task.sleep(for: MessageLimits.duration(seconds: seconds))
         return ["slept": arguments.values["seconds"] ?? .null]
+    }
+
+    static func crash(_ invocation: JobInvocation, logger: Logger) throws -> JSONValue {
+        _ = try WorkerArguments(
+            function: crashTaskName, args: invocation.message.args, kwargs: invocation.message.kwargs, allowed: []
+        )
+        logger.critical("task \(crashTaskName)[\(printable(invocation.message.id))] started: aborting the worker process on purpose")
+        abort()
     }
 
     /// A task id for a log line: printable ASCII only, at most 100 characters (no forged lines).

@@ -48,13 +48,27 @@ struct StatusCommand: AsyncParsableCommand {
             let alive = status.workers.filter(\.alive).count
             print("workers: \(alive) alive\(status.workers.count > alive ? ", \(status.workers.count - alive) dead (being reaped)" : "")")
             for worker in status.workers {
-                print(
+                // Every field was written by another process: control characters are escaped (no terminal escapes).
+                let line =
                     "  \(worker.name)  pid \(worker.pid)  host \(worker.host)  \(worker.alive ? "alive" : "DEAD")  "
-                        + "started \(worker.started)  heartbeat \(worker.lastHeartbeat)  "
-                        + "done \(worker.done)  failed \(worker.failed)  in flight \(worker.inFlight)  "
-                        + "queues \(worker.queues.joined(separator: ","))  -c \(worker.concurrency)"
-                )
+                    + "started \(worker.started)  heartbeat \(worker.lastHeartbeat)  "
+                    + "done \(worker.done)  failed \(worker.failed)  in flight \(worker.inFlight)  "
+                    + "queues \(worker.queues.joined(separator: ","))  -c \(worker.concurrency)"
+                print(Self.printable(line))
             }
         }
+    }
+
+    /// `text` with control characters (C0, DEL, C1) shown as `\xNN`.
+    static func printable(_ text: String) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+                result += "\\x" + String(scalar.value, radix: 16)
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 }

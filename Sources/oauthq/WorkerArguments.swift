@@ -48,10 +48,17 @@ struct WorkerArguments {
 
     /// A string parameter; `null` or absent gives `fallback`. Integers are accepted and written in decimal
     /// when `acceptIntegers` (a user id).
-    func string(_ name: String, default fallback: String = "", acceptIntegers: Bool = false) throws(JobError) -> String {
+    /// Longer strings are refused before any validation runs (``maximumStringBytes`` unless given).
+    func string(
+        _ name: String, default fallback: String = "", acceptIntegers: Bool = false, maximumBytes: Int = Self.maximumStringBytes
+    ) throws(JobError) -> String {
         switch values[name] {
         case nil, .null?: return fallback
-        case .string(let text)?: return text
+        case .string(let text)?:
+            guard text.utf8.count <= maximumBytes else {
+                throw .invalidArguments("\(function)() argument \(Self.repr(name)) is longer than \(maximumBytes) bytes")
+            }
+            return text
         case .int(let number)? where acceptIntegers: return String(number)
         case let value?: throw .invalidArguments("\(function)() argument \(Self.repr(name)) must be str, not \(value.pythonTypeName)")
         }
@@ -66,9 +73,15 @@ struct WorkerArguments {
         }
     }
 
-    /// Python's `repr` of a name: `'name'`.
+    /// The longest string argument accepted by default (DOT's longest bounded column is 255 characters).
+    static let maximumStringBytes = 4096
+    /// The longest list of redirect URIs accepted (a text column in DOT).
+    static let maximumURIListBytes = 1 << 20
+
+    /// Python's `repr` of a name: `'name'`, at most 100 characters of it (a name comes from the message).
     static func repr(_ name: String) -> String {
-        JSONValue.string(name).pythonRepr
+        let shown = name.unicodeScalars.count > 100 ? String(String.UnicodeScalarView(name.unicodeScalars.prefix(100))) + "…" : name
+        return JSONValue.string(shown).pythonRepr
     }
 }
 

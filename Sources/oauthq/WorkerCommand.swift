@@ -3,6 +3,7 @@ import Foundation
 import JobQueue
 import JobQueueRedis
 import Logging
+import OAuthMaintenance
 import Observability
 import Redis
 
@@ -70,25 +71,62 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("soft-time-limit"), help: "Soft time limit in seconds for tasks whose message sets none (default: none).")
     var softTimeLimit: Double?
 
+    @Option(name: .customLong("max-message-bytes"), help: "Messages larger than this many bytes are dead-lettered without being decoded.")
+    var maxMessageBytes = MessageLimits().maximumMessageBytes
+
+    @Option(name: .customLong("max-worker-lost"), help: "Dead-letter a message (WorkerLost) once this many workers died while running it: a poison pill (0: never).")
+    var maxWorkerLost = 3
+
+    @Option(name: .customLong("dead-letter-max"), help: "Dead letters kept; the oldest beyond this are dropped (counted in oauthq_dead_letters_dropped_total; 0: no limit).")
+    var deadLetterMax = 10_000
+
+    @Option(name: .customLong("dead-letter-max-age"), help: "Seconds a dead letter is kept (0: no limit).")
+    var deadLetterMaxAge = 7 * 86_400
+
+    @Option(name: .customLong("createapplication-result-expires"), help: "Seconds a createapplication SUCCESS result (which holds the generated client secret) is kept: read it once, then forget it.")
+    var createApplicationResultExpires = 600
+
+    @Flag(name: .customLong("no-setting-overrides"), help: "Ignore DOT settings in task kwargs (cleartokens); use only the worker's environment.")
+    var noSettingOverrides = false
+
     @Flag(name: [.customShort("E"), .customLong("task-events")], help: "Send Celery task events (for Flower and celery events); the enable_events control command also turns them on.")
     var taskEvents = false
 
     @Option(name: .customLong("revoke-ttl"), help: "Seconds a revoke received by this worker lasts in the shared revoked set (1 to 2592000).")
     var revokeTTL: Double = 86_400
 
-    @Flag(name: .customLong("debug-tasks"), help: "Also register oauthq.sleep(seconds=S) (0-60 s; logs its start): a task with a duration for chaos and load tests. Off by default.")
+    @Flag(name: .customLong("debug-tasks"), help: "Also register oauthq.sleep(seconds=S) (0-60 s; logs its start) and oauthq.crash (aborts the worker process): tasks for chaos and load tests. Off by default.")
     var debugTasks = false
 
     @Option(name: [.customShort("l"), .customLong("loglevel")], help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
     func validate() throws {
-        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        if let concurrency, !(1...WorkerHashBounds.maximumConcurrency).contains(concurrency) {
+            throw ValidationError("--concurrency must be between 1 and \(WorkerHashBounds.maximumConcurrency)")
+        }
+        if !(1024...(1 << 30)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be between 1024 and 1073741824") }
+        if !(0...100_000_000).contains(deadLetterMax) { throw ValidationError("--dead-letter-max must be between 0 and 100000000") }
+        if !(0...(100 * 365 * 86_400)).contains(deadLetterMaxAge) { throw ValidationError("--dead-letter-max-age must be between 0 and 100 years") }
+        if !(1...(365 * 86_400)).contains(createApplicationResultExpires) {
+            throw ValidationError("--createapplication-result-expires must be between 1 and 31536000 seconds")
+        }
+        if !(0...1000).contains(maxWorkerLost) { throw ValidationError("--max-worker-lost must be between 0 and 1000") }
+        for (flag, value) in [("--time-limit", timeLimit), ("--soft-time-limit", softTimeLimit)] {
+            if let value, !(value > 0 && value <= MessageLimits().maximumTimeLimitSeconds) {
+                throw ValidationError("\(flag) must be a number of seconds above 0 and at most \(Int(MessageLimits().maximumTimeLimitSeconds))")
+            }
+        }
         if resultExpires < 0 { throw ValidationError("--result-expires must not be negative") }
-        if shutdownTimeout < 0 || !shutdownTimeout.isFinite { throw ValidationError("--shutdown-timeout must be a non-negative number") }
+        if !(0...86_400).contains(shutdownTimeout) { throw ValidationError("--shutdown-timeout must be between 0 and 86400 seconds") }
         if prefetch < 1 { throw ValidationError("--prefetch must be at least 1") }
         if maxRetries < 0 { throw ValidationError("--max-retries must not be negative") }
-        if !(retryBackoff >= 0) || !(retryBackoffMax >= 0) { throw ValidationError("--retry-backoff values must not be negative") }
+        if !(0...86_400).contains(retryBackoff) || !(0...86_400).contains(retryBackoffMax) {
+            throw ValidationError("--retry-backoff values must be between 0 and 86400 seconds")
+        }
+        if maxRetries > 10_000 { throw ValidationError("--max-retries must be at most 10000") }
+        if prefetch > 10_000 { throw ValidationError("--prefetch must be at most 10000") }
+        if resultExpires > 100 * 365 * 86_400 { throw ValidationError("--result-expires must be at most 100 years") }
         if Logger.Level(rawValue: logLevel.lowercased()) == nil { throw ValidationError("unknown --loglevel \(logLevel)") }
         _ = try aliases()
         if queueList.isEmpty { throw ValidationError("-Q needs at least one queue name") }
@@ -138,15 +176,15 @@ struct WorkerCommand: AsyncParsableCommand {
         let broker = try RedisConfiguration(url: brokerURL, commandTimeout: .seconds(10))
         let backend = try RedisConfiguration(url: backendURL, commandTimeout: .seconds(10))
 
-        let slots = concurrency ?? ProcessInfo.processInfo.activeProcessorCount
+        let slots = concurrency ?? min(ProcessInfo.processInfo.activeProcessorCount, WorkerHashBounds.maximumConcurrency)
         let databaseURL = connection.databaseURLFlag ?? Environment.value("DATABASE_URL")
         if databaseURL == nil {
             logger.warning("no --database-url or DATABASE_URL: cleartokens and createapplication will fail")
         }
-        let metrics = WorkerMetrics(knownTasks: WorkerTasks.taskNames + (debugTasks ? [DebugTasks.sleepTaskName] : []))
+        let metrics = WorkerMetrics(knownTasks: WorkerTasks.taskNames + (debugTasks ? [DebugTasks.sleepTaskName, DebugTasks.crashTaskName] : []))
         let tasks = try WorkerTasks(
             concurrency: slots, databaseURL: databaseURL, environment: ProcessInfo.processInfo.environment,
-            metrics: metrics
+            metrics: metrics, settingOverrides: !noSettingOverrides
         )
 
         var configuration = RedisWorker.Configuration(broker: broker, backend: backend == broker ? nil : backend)
@@ -155,11 +193,16 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.concurrency = slots
         configuration.name = Self.nodeName(hostname)
         configuration.resultExpires = resultExpires
-        configuration.shutdownTimeout = .milliseconds(Int64(shutdownTimeout * 1000))
+        configuration.shutdownTimeout = MessageLimits.duration(seconds: shutdownTimeout)
         configuration.retryPolicy = RetryPolicy(
-            maxRetries: maxRetries, base: .milliseconds(Int64(retryBackoff * 1000)),
-            maxDelay: .milliseconds(Int64(retryBackoffMax * 1000)), jitter: .full
+            maxRetries: maxRetries, base: MessageLimits.duration(seconds: retryBackoff),
+            maxDelay: MessageLimits.duration(seconds: retryBackoffMax), jitter: .full
         )
+        configuration.limits = MessageLimits(maximumMessageBytes: maxMessageBytes)
+        configuration.maximumWorkerLosses = maxWorkerLost
+        configuration.deadLetterMaximumCount = deadLetterMax
+        configuration.deadLetterMaximumAge = deadLetterMaxAge > 0 ? .seconds(deadLetterMaxAge) : nil
+        configuration.successResultExpires = [CreateApplicationJob.jobName: createApplicationResultExpires]
         configuration.aliases = try aliases()
         configuration.fetchBatch = prefetch
         configuration.defaultTimeLimit = CeleryMessage.TimeLimit(hard: timeLimit, soft: softTimeLimit)
@@ -172,7 +215,7 @@ struct WorkerCommand: AsyncParsableCommand {
         var handlers = tasks.handlers
         if debugTasks {
             handlers.merge(DebugTasks.handlers(logger: logger)) { first, _ in first }
-            logger.info("debug tasks enabled: \(DebugTasks.sleepTaskName)")
+            logger.info("debug tasks enabled: \(DebugTasks.sleepTaskName), \(DebugTasks.crashTaskName)")
         }
         let worker = RedisWorker(configuration: configuration, handlers: handlers, logger: logger, metrics: metrics)
         metricsServer?.setHealthCheck { worker.health.status() }

@@ -13,8 +13,14 @@ struct WorkerTasks: Sendable {
     let createApplicationSettings: CreateApplicationSettings
     /// One database per slot.
     let databases: [WorkerDatabase]
+    /// Whether task kwargs may override DOT settings (within ``ClearTokensSettings/OverrideBounds``).
+    let settingOverrides: Bool
 
-    init(concurrency: Int, databaseURL: String?, environment: [String: String], metrics: WorkerMetrics? = nil) throws {
+    init(
+        concurrency: Int, databaseURL: String?, environment: [String: String], metrics: WorkerMetrics? = nil,
+        settingOverrides: Bool = true
+    ) throws {
+        self.settingOverrides = settingOverrides
         var defaults: [String: String] = [:]
         for key in ClearTokensSettings.Key.allCases {
             if let value = environment[key.rawValue], !value.isEmpty { defaults[key.rawValue] = value }
@@ -31,7 +37,7 @@ struct WorkerTasks: Sendable {
         } catch {
             throw CommandFailure(exitCode: 1, error.description)
         }
-        databases = (0..<max(1, concurrency)).map { _ in WorkerDatabase(url: databaseURL, metrics: metrics) }
+        databases = (0..<min(max(1, concurrency), 4096)).map { _ in WorkerDatabase(url: databaseURL, metrics: metrics) }
     }
 
     /// The handlers by task name.
@@ -67,8 +73,10 @@ struct WorkerTasks: Sendable {
             normalizing: { key in settingNames.contains(key.uppercased()) ? key.uppercased() : key }
         )
         var values = clearTokensDefaults
-        for name in settingNames {
+        var overridden = Set<ClearTokensSettings.Key>()
+        for name in settingNames where settingOverrides {
             guard let value = arguments.values[name] else { continue }
+            if let key = ClearTokensSettings.Key(rawValue: name) { overridden.insert(key) }
             switch value {
             case .null: values[name] = ""
             case .string(let text): values[name] = text
@@ -86,13 +94,21 @@ struct WorkerTasks: Sendable {
         } catch {
             throw JobError.failure(type: "ImproperlyConfigured", module: "django.core.exceptions", messages: [.string(error.description)])
         }
+        if let violation = settings.overrideViolation(overridden: overridden) {
+            throw JobError(.invalidArguments, exception: .init(type: "ValueError", module: "builtins", messages: [.string(violation)]))
+        }
         let database = databases[invocation.slot]
         do {
             let connection = try await database.connection()
             let summary = try await ClearTokensJob(settings: settings).run(on: connection, dryRun: dryRun)
             return try Self.json(summary)
         } catch let error as ClearTokensError where error.code == .alreadyRunning {
-            // Another run (on any worker) holds the lock: nothing to do, and nothing went wrong.
+            if invocation.message.isRedelivered {
+                // Most likely this very task, still running on a worker that was paused past its heartbeat: never
+                // answer "skipped" for it; come back when that run is done (its result then ends this copy).
+                throw JobError.busy("cleartokens is already running (advisory lock held); redelivered later")
+            }
+            // Another run (another task, on any worker) holds the lock: nothing to do, and nothing went wrong.
             return ["skipped": "already running"]
         } catch let error as PostgresError {
             throw await database.classify(error)
@@ -115,13 +131,18 @@ struct WorkerTasks: Sendable {
             required: ["client_type", "authorization_grant_type"],
             allowed: Set(Self.createApplicationParameters)
         )
+        // A client id the sender left to us is derived from the task id: a second delivery of the same task
+        // (its first worker paused past its heartbeat, or killed after COMMIT) then collides on the unique
+        // client_id instead of creating a second application.
+        let givenClientID = try arguments.string("client_id")
+        let derivedClientID = givenClientID.isEmpty ? TaskClientID.derive(taskID: invocation.message.id) : nil
         let request = CreateApplicationRequest(
             clientType: try arguments.string("client_type"),
             authorizationGrantType: try arguments.string("authorization_grant_type"),
-            clientID: try arguments.string("client_id"),
+            clientID: derivedClientID ?? givenClientID,
             user: try arguments.string("user", acceptIntegers: true),
-            redirectURIs: try arguments.string("redirect_uris"),
-            postLogoutRedirectURIs: try arguments.string("post_logout_redirect_uris"),
+            redirectURIs: try arguments.string("redirect_uris", maximumBytes: WorkerArguments.maximumURIListBytes),
+            postLogoutRedirectURIs: try arguments.string("post_logout_redirect_uris", maximumBytes: WorkerArguments.maximumURIListBytes),
             clientSecret: try arguments.string("client_secret"),
             hashClientSecret: try arguments.bool("hash_client_secret", default: true),
             name: try arguments.string("name"),
@@ -145,6 +166,18 @@ struct WorkerTasks: Sendable {
             ]
             if let secret = application.clientSecret { object["client_secret"] = .string(secret) }
             return .object(object)
+        case .invalid(let errors)
+        where derivedClientID != nil && invocation.message.isRedelivered
+            && errors.fields.contains(where: { $0.name == "client_id" && $0.messages.contains(TaskClientID.duplicateMessage) }):
+            // An earlier delivery of this very task created the application. While it may still be about to store
+            // its result (with the secret), come back later; after that, answer without the secret.
+            if invocation.message.deferredCount < TaskClientID.maximumDeferrals {
+                throw JobError.busy("an earlier delivery of this task created the application; waiting for its result")
+            }
+            return [
+                "client_id": .string(derivedClientID ?? ""), "name": .string(request.name),
+                "note": "created by an earlier delivery of this task; the client secret was only in that delivery's result",
+            ]
         case .invalid(let errors):
             var fields = JSONObject()
             for field in errors.fields {

@@ -3,7 +3,7 @@ servers, every loop bounded in count and time) and prints a table of figures. Ru
 
     chaos.py [--small] [--fuzz-seconds N] [--keep] [SCENARIO ...]
 
-Scenarios: killstorm redis postgres poison warm beat security (default: all, in this order).
+Scenarios: killstorm redis postgres poison pill pause warm beat security (default: all, in this order).
 Environment: OAUTHQ_BIN (the oauthq binary), DATABASE_URL and OAUTHQ_PASSWORD_DATABASE_URL (the shared cluster,
 used by `security` for temporary databases and the password role only). Exit status: 0 when every scenario
 passed, 1 otherwise.
@@ -21,16 +21,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import ChaosError, Harness  # noqa: E402
 import scenarios  # noqa: E402
+import hardening  # noqa: E402
 
-ORDER = ("killstorm", "redis", "postgres", "poison", "warm", "beat", "security")
+ORDER = ("killstorm", "redis", "postgres", "poison", "pill", "pause", "warm", "beat", "security")
 
 SIZES = {
     "full": {"killstorm_tasks": 10_000, "redis_tasks": 6_000, "pg_units": 1_000_000, "pg_batch": 10_000,
              "poison": 1_200, "poison_huge": 8, "poison_valid": 3_000, "huge_bytes": 4 << 20, "warm_tasks": 5_000,
-             "beat_ticks": 100, "fuzz_seconds": 600},
+             "beat_ticks": 100, "fuzz_seconds": 600, "pill_tasks": 1_000, "pause_units": 60_000, "pause_batch": 500},
     "small": {"killstorm_tasks": 1_000, "redis_tasks": 1_500, "pg_units": 20_000, "pg_batch": 300,
               "poison": 200, "poison_huge": 2, "poison_valid": 400, "huge_bytes": 1 << 20, "warm_tasks": 800,
-              "beat_ticks": 20, "fuzz_seconds": 0},
+              "beat_ticks": 20, "fuzz_seconds": 0, "pill_tasks": 300, "pause_units": 20_000, "pause_batch": 200},
 }
 
 
@@ -69,7 +70,8 @@ def main():
             print(f"\n== {name}", flush=True)
             t0 = time.monotonic()
             try:
-                passed, figures = getattr(scenarios, name)(harness, size)
+                module = hardening if hasattr(hardening, name) and name in ("pill", "pause") else scenarios
+                passed, figures = getattr(module, name)(harness, size)
             except ChaosError as error:
                 passed, figures = False, [f"error: {error}"]
             except Exception:  # noqa: BLE001 - a broken scenario is a FAIL with its traceback, not a crash

@@ -16,9 +16,11 @@ struct PythonInteger: Sendable, Hashable {
 
     /// nil where Python's `int(text)` raises `ValueError`.
     init?(parsing text: String) {
-        var scalars = Array(text.unicodeScalars)
-        while let first = scalars.first, PythonString.isSpace(first) { scalars.removeFirst() }
-        while let last = scalars.last, PythonString.isSpace(last) { scalars.removeLast() }
+        // One scan from each end (linear), then a slice: millions of spaces cost milliseconds.
+        let all = Array(text.unicodeScalars)
+        let start = all.firstIndex { !PythonString.isSpace($0) } ?? all.endIndex
+        let end = all.lastIndex { !PythonString.isSpace($0) }.map { $0 + 1 } ?? start
+        var scalars = all[start..<Swift.max(start, end)]
         var negative = false
         if let first = scalars.first, first == "+" || first == "-" {
             negative = first == "-"
@@ -38,8 +40,8 @@ struct PythonInteger: Sendable, Hashable {
             previousWasUnderscore = false
         }
         guard !previousWasUnderscore, digits.count <= 4300 else { return nil }
-        while digits.count > 1 && digits.first == 0x30 { digits.removeFirst() }
-        let magnitude = String(decoding: digits, as: UTF8.self)
+        let firstSignificant = digits.dropLast().firstIndex { $0 != 0x30 } ?? (digits.count - 1)
+        let magnitude = String(decoding: digits[firstSignificant...], as: UTF8.self)
         canonicalDecimal = negative && magnitude != "0" ? "-" + magnitude : magnitude
     }
 }
