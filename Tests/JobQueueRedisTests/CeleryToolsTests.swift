@@ -117,8 +117,8 @@ struct CeleryToolsTests {
         }
         #expect((scheduled.first?["request"] as? [String: Any])?["id"] as? String == later)
         #expect(scheduled.first?["eta"] is String)
-        let sleeper = try await Self.publish("oauthq.sleep", kwargs: ["seconds": 10], queue: "celery", on: connection)
-        let other = try await Self.publish("oauthq.sleep", kwargs: ["seconds": 10], queue: "celery", on: connection)
+        let sleeper = try await Self.publish("oauthq.sleep", kwargs: ["seconds": 40], queue: "celery", on: connection)
+        let other = try await Self.publish("oauthq.sleep", kwargs: ["seconds": 40], queue: "celery", on: connection)
 
         var active: [[String: Any]] = []
         let running = try await eventually(timeout: .seconds(15)) {
@@ -149,7 +149,7 @@ struct CeleryToolsTests {
         let revoke = try await Self.celeryReply(["control", "revoke", later], host: host, redisURL: url) as? [String: Any]
         #expect(revoke?["ok"] as? String == "tasks {'\(later)'} flagged as revoked")
         let terminate = try await Self.celeryReply(["control", "terminate", "SIGTERM", sleeper], host: host, redisURL: url) as? [String: Any]
-        #expect(terminate?["ok"] as? String == "terminate: \(sleeper)")
+        #expect(terminate?["ok"] as? String == "terminate: \(sleeper)", "\(String(describing: terminate))\n\(worker.log)")
         var sleeperResult: CeleryResult?
         #expect(try await eventually(timeout: .seconds(10)) {
             sleeperResult = try await Self.result(sleeper, on: connection)
@@ -173,7 +173,12 @@ struct CeleryToolsTests {
         #expect(add?["ok"] as? String == "add consumer celery")
         #expect(try await eventually(timeout: .seconds(10)) { try await Self.result(waiting, on: connection)?.state == .success })
 
-        // shutdown: a warm shutdown (the other sleeper is cancelled after the timeout or finishes; it is never lost).
+        // The other sleeper too (a terminate for it and an unknown id: only the running one is named).
+        let second = try await Self.celeryReply(["control", "terminate", "SIGTERM", other, "no-such-id"], host: host, redisURL: url) as? [String: Any]
+        #expect(second?["ok"] as? String == "terminate: \(other)")
+        #expect(try await eventually(timeout: .seconds(10)) { try await Self.result(other, on: connection)?.state == .revoked })
+
+        // shutdown: a warm shutdown.
         _ = try await WorkerObservabilityTests.celery(["control", "shutdown", "-d", host, "-t", "1"], redisURL: url)
         #expect(try await eventually(timeout: .seconds(40)) { !worker.isRunning }, "shutdown did not stop the worker:\n\(worker.log)")
         #expect(await worker.waitForExit() == 0)
