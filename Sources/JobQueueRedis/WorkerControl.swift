@@ -133,15 +133,14 @@ public struct WorkerControl: Sendable {
     private func revoke(_ arguments: JSONObject, on connection: RedisConnection) async throws -> JSONValue {
         let ids = RevokedSet.acceptable(Self.strings(arguments["task_id"]))
         guard !ids.isEmpty else { return InspectReplies.error("no task id given") }
+        // Running tasks are cancelled first: the Redis writes below must not delay them.
+        let terminated = arguments["terminate"]?.boolValue == true ? ids.filter { context.terminate($0) } : nil
         try await context.revoked.add(ids, ttl: context.revokeTTL, on: connection)
         if context.resultsOnBroker {
             try await context.redisBroker.markRevoked(ids.filter { context.active.slot(of: $0) == nil }, on: connection)
         }
-        logger.info("remote control: revoked \(ids.count) task id(s)")
-        if arguments["terminate"]?.boolValue == true {
-            let terminated = ids.filter { context.terminate($0) }
-            return InspectReplies.terminated(terminated)
-        }
+        logger.info("remote control: revoked \(ids.count) task id(s)\(terminated.map { ", terminated \($0.count)" } ?? "")")
+        if let terminated { return InspectReplies.terminated(terminated) }
         return InspectReplies.revoked(ids)
     }
 

@@ -47,7 +47,7 @@ struct QueueOptions: ParsableArguments {
         var acknowledged = 0
         if live > 0 {
             acknowledged = try await PidboxClient(database: configuration.database).call(
-                "oauthq_queues_changed", arguments: [:], limit: live, timeout: .seconds(3), on: redis
+                "oauthq_queues_changed", arguments: [:], limit: live, timeout: .seconds(5), on: redis
             ).count
         }
         let verb = paused ? "paused" : "resumed"

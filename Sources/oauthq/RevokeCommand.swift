@@ -57,7 +57,7 @@ struct RevokeCommand: AsyncParsableCommand {
             if live > 0 {
                 let replies = try await PidboxClient(database: brokerConfiguration.database).call(
                     "revoke", arguments: ["task_id": .array(accepted.map(JSONValue.string)), "terminate": .bool(terminate), "signal": "TERM"],
-                    limit: live, timeout: .seconds(2), on: redis
+                    limit: live, timeout: .seconds(5), on: redis
                 )
                 for (_, reply) in replies {
                     if let text = reply.objectValue?["ok"]?.stringValue, text.hasPrefix("terminate: "), !text.hasSuffix("tasks unknown") {
