@@ -49,9 +49,8 @@ struct RevokeCommand: AsyncParsableCommand {
             let backendURL = resultBackendFlag ?? Environment.value("RESULT_BACKEND")
             var backend = redis
             if let backendURL { backend = try await RedisConnection.connect(RedisConfiguration(url: backendURL)) }
-            let marked = try await RedisBroker(keyPrefix: keyPrefix).markRevoked(accepted, on: backend)
             // Live workers hear it at once (they also reload the set within ~200 ms); with --terminate, the ones
-            // running a task cancel it.
+            // running a task cancel it, and store REVOKED ('terminated') themselves.
             let live = try await PidboxClient.liveWorkerCount(keyPrefix: keyPrefix, on: redis)
             var terminated: [String] = []
             if live > 0 {
@@ -65,6 +64,8 @@ struct RevokeCommand: AsyncParsableCommand {
                     }
                 }
             }
+            let running = Set(terminated)
+            let marked = try await RedisBroker(keyPrefix: keyPrefix).markRevoked(accepted.filter { !running.contains($0) }, on: backend)
             print("revoked \(accepted.count) task(s) for \(Int(ttl)) s; REVOKED stored for \(marked); \(live) live worker(s) told")
             if terminate {
                 print(terminated.isEmpty ? "terminated: none running" : "terminated: " + terminated.joined(separator: ", "))

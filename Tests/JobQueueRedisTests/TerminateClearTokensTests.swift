@@ -65,7 +65,7 @@ struct TerminateClearTokensTests {
             var result: CeleryResult?
             #expect(try await eventually(timeout: .seconds(15)) {
                 result = try await scope.result(task.id)
-                return result?.state == .revoked
+                return result?.state == .revoked && result?.exception?.messages == ["terminated"]
             }, "not REVOKED: \(String(describing: result))\n\(worker.log)")
             #expect(result?.exception?.type == "TaskRevokedError")
             #expect(result?.exception?.messages == ["terminated"])
