@@ -678,10 +678,7 @@ public final class RedisWorker: Sendable {
         let invocation = JobInvocation(message: message, taskName: name, slot: delivery.slot, queue: delivery.queue)
         let began = ContinuousClock.now
         metrics.taskStarted()
-        activeTasks.began(
-            InspectTask(message: message, name: name, queue: delivery.queue, timeStart: Date().timeIntervalSince1970, workerPID: ProcessInfo.processInfo.processIdentifier),
-            slot: delivery.slot
-        )
+        activeTasks.began(message, name: name, queue: delivery.queue, slot: delivery.slot)
         taskEvents.started(message, name: name)
         let outcome = await execute(handler, invocation, timeLimit: run.timeLimit, state: slotState, backend: backend, on: connection)
         activeTasks.ended(id: message.id, name: name)
