@@ -323,6 +323,11 @@ struct FlowerTests {
         for _ in 0..<3 { expected[try await CeleryToolsTests.publish("ping", queue: "celery", on: connection)] = ("ping", "SUCCESS") }
         expected[try await CeleryToolsTests.publish("oauthq.sleep", kwargs: ["seconds": 0.2], queue: "celery", on: connection)] = ("oauthq.sleep", "SUCCESS")
         expected[try await CeleryToolsTests.publish("oauthq.sleep", kwargs: ["seconds": "x"], queue: "celery", on: connection)] = ("oauthq.sleep", "FAILURE")
+        // Revoked before it is sent: never started, shown REVOKED.
+        let revokedID = CeleryMessage.newID()
+        let revoke = try await CeleryToolsTests.oauthq(["revoke", revokedID], redisURL: url)
+        #expect(revoke.status == 0, "\(revoke.stderr)")
+        expected[try await CeleryToolsTests.publish("ping", id: revokedID, queue: "celery", on: connection)] = ("ping", "REVOKED")
         await connection.close()
 
         var tasks: [String: [String: Any]] = [:]
