@@ -42,13 +42,18 @@ extension RedisBroker {
             utf8("BLMOVE"), utf8(listKey), utf8(processingKey(slot: slot)), utf8("RIGHT"), utf8("LEFT"), utf8(timeoutText),
         ])
         guard let raw = reply.bytes else { return nil }
-        // Where it came from, for recovery by another worker (if this process dies right here, the message is
-        // returned by its routing instead).
-        do {
-            _ = try connection.command([utf8("HSET"), utf8(sourceKey(slot: slot)), raw, utf8(listKey)])
-        } catch let error as RedisError where error.code == .server {
-            // The source hash is not a hash (another program wrote it): recovery falls back to routing.
-        }
         return RedisDelivery(slot: slot, listKey: listKey, raw: raw)
+    }
+}
+
+extension RedisBroker {
+    /// Records the list `delivery` was fetched from in the slot's source hash, for a message whose routing names
+    /// another list: if this process dies while holding it, a reaper returns it to that list (see
+    /// ``CeleryQueue/returnListKey(for:fetchedFrom:)``). Messages whose routing names their list need no entry.
+    public func recordSource(_ delivery: RedisDelivery, on connection: isolated RedisConnection) throws {
+        let key = sourceKey(slot: delivery.slot)
+        let kind = try connection.command([utf8("TYPE"), utf8(key)]).string
+        guard kind == "hash" || kind == "none" else { return }  // another program's key: recovery uses routing
+        _ = try connection.command([utf8("HSET"), utf8(key), delivery.raw, utf8(delivery.listKey)])
     }
 }

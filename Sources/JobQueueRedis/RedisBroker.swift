@@ -17,7 +17,7 @@ import JobQueue
 /// | `P:heartbeat:<id>` | string | set with `PX` = the heartbeat TTL (5 s), refreshed every second |
 /// | `P:processing:<id>:<slot>` | list | the messages a slot of worker `<id>` holds (its fetched batch) |
 /// | `P:running:<id>` | string | the suspect message worker `<id>` runs alone right now (poison-pill counting) |
-/// | `P:source:<id>:<slot>` | hash | message → the list it was fetched from, for every message in that processing list |
+/// | `P:source:<id>:<slot>` | hash | message → the list it was fetched from, for started messages whose routing names another list |
 /// | `P:delayed` | zset | score = due time in ms; member = `<list key> NUL <message bytes>` (ETA/countdown, retries) |
 /// | `P:dead` | list | ``DeadLetter`` JSON records, oldest first |
 ///
@@ -40,10 +40,13 @@ import JobQueue
 /// - **Recovery**: each slot returns what is left in its own processing list when it (re)connects, before
 ///   fetching (a `BLMOVE` abandoned by a dead connection may still have moved a message). Any live worker
 ///   checks `P:workers` every second; for an id whose heartbeat key has expired it returns every message in
-///   that worker's processing lists to its queue list (`RPUSH`, so it is served next, marked `redelivered`
-///   like kombu's restore), re-checking in the same script that the heartbeat is still absent, then forgets
-///   the worker. With a 5 s TTL, in-flight messages of a dead worker are back in their queues within ~6 s.
-///   Messages that do not decode are dead-lettered instead (their queue cannot be known).
+///   that worker's processing lists to the list it was fetched from (recorded in `P:source:<id>:<slot>`; by its
+///   routing when unrecorded), with `RPUSH` so it is served next, marked `redelivered` like kombu's restore and
+///   charged one worker loss (`oauthq_worker_lost`, poison-pill counting; only the message named in
+///   `P:running:<id>` when there is one), re-checking in the same script that the heartbeat is still absent,
+///   then forgets the worker. With a 5 s TTL, in-flight messages of a dead worker are back in their queues
+///   within ~6 s. Messages that do not decode, exceed the size cap, or whose list has become another type are
+///   dead-lettered instead. See `docs/delivery.md`.
 /// - **Delays**: due members of `P:delayed` are moved back by any worker every ~200 ms.
 ///
 /// All JSON is built in Swift by `JobQueue`; the scripts only move bytes.

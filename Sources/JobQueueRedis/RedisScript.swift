@@ -64,20 +64,16 @@ public struct RedisScript: Sendable, Hashable {
 /// (`JobQueue`), never re-encoded in Lua (cjson turns `[]` into `{}`). cjson is used for one thing only,
 /// reading `status` from a stored result.
 enum BrokerScripts {
-    /// KEYS[1] = the slot's processing list, KEYS[2] = the slot's source hash, KEYS[3…] = the queue lists in
-    /// fetch order. Moves the oldest message (RIGHT) of the first non-empty list to the head of the processing
-    /// list and records the list it came from (source hash: message → list). Returns `{list, message}` or nil.
+    /// KEYS[1] = the slot's processing list, KEYS[2] = the slot's source hash (unused here), KEYS[3…] = the queue
+    /// lists in fetch order. Moves the oldest message (RIGHT) of the first non-empty list to the head of the
+    /// processing list. Returns `{list, message}` or nil.
     static let fetch = RedisScript(
         name: "fetch",
         source: """
-            -- oauthq fetch v2
+            -- oauthq fetch v3
             for i = 3, #KEYS do
               local message = redis.call('LMOVE', KEYS[i], KEYS[1], 'RIGHT', 'LEFT')
-              if message then
-                local kind = redis.call('TYPE', KEYS[2])['ok']
-                if kind == 'hash' or kind == 'none' then redis.call('HSET', KEYS[2], message, KEYS[i]) end
-                return {KEYS[i], message}
-              end
+              if message then return {KEYS[i], message} end
             end
             return false
             """
@@ -119,7 +115,8 @@ enum BrokerScripts {
     )
 
     /// Settles up to n deliveries, then fetches up to `limit` messages, in one script: the slot's main loop.
-    /// KEYS[1] = processing list, KEYS[2] = the slot's source hash (message → the list it was fetched from);
+    /// KEYS[1] = processing list, KEYS[2] = the slot's source hash (message → the list it was fetched from, for
+    /// the messages whose routing names another list; their entries are deleted as they are settled);
     /// KEYS[2i+1], KEYS[2i+2] = result key and target of settlement i (1…n, as for ``settle``); then the queue
     /// lists in fetch order.
     /// ARGV[1] = n, ARGV[2] = limit, then six per settlement: message, result JSON or '', TTL, action, payload,
@@ -128,13 +125,12 @@ enum BrokerScripts {
     static let cycle = RedisScript(
         name: "cycle",
         source: """
-            -- oauthq cycle v3
+            -- oauthq cycle v4
             \(storeUnlessSucceeded)
             \(targetAccepts)
             local n = tonumber(ARGV[1])
             local limit = tonumber(ARGV[2])
-            local source_type = redis.call('TYPE', KEYS[2])['ok']
-            local sources = source_type == 'hash' or source_type == 'none'
+            local sources = redis.call('TYPE', KEYS[2])['ok'] == 'hash'
             for i = 1, n do
               local a = 3 + 6 * (i - 1)
               local resultKey, target = KEYS[2 * i + 1], KEYS[2 * i + 2]
@@ -161,7 +157,6 @@ enum BrokerScripts {
               for i = first, #KEYS do
                 local message = redis.call('LMOVE', KEYS[i], KEYS[1], 'RIGHT', 'LEFT')
                 if message then
-                  if sources then redis.call('HSET', KEYS[2], message, KEYS[i]) end
                   fetched[#fetched + 1] = KEYS[i]
                   fetched[#fetched + 1] = message
                   found = true

@@ -627,6 +627,10 @@ public final class RedisWorker: Sendable {
         }
         let message = run.message
         let name = run.name
+        if CeleryQueue.returnListKey(for: message, fetchedFrom: nil) != delivery.listKey {
+            // Its routing names another list: record where it came from, so that a reaper returns it there.
+            try? broker.recordSource(delivery, on: connection)
+        }
         guard let handler = handlers[name] else {
             // The registry is built from the handlers; unreachable, but never a trap.
             return Pending(

@@ -8,9 +8,10 @@ import Glibc
 /// A minimal HTTP/1.1 endpoint for Prometheus scrapes: `GET /metrics` (and `HEAD`) answers 200 with the text
 /// that `body` returns; any other path 404, any other method 405, a malformed request 400, a request head over
 /// ``maximumRequestBytes`` 431, an HTTP version other than 1.x 505. One request per connection
-/// (`Connection: close`), served one at a time on a dedicated thread (never on Swift's cooperative pool). Each
-/// connection has one overall deadline, ``requestDeadline``, for reading its request and writing the answer, so
-/// a client that trickles a byte at a time (slowloris) holds the listener for at most that long.
+/// (`Connection: close`), each on a short-lived thread of its own (never on Swift's cooperative pool), at most
+/// ``maximumConcurrentConnections`` at once (more are answered 503). Each connection has one overall deadline,
+/// ``requestDeadline``, for reading its request and writing the answer, so a client that trickles a byte at a
+/// time (slowloris) holds a connection slot for at most that long and never delays a scrape.
 public final class MetricsHTTPServer: Sendable {
     /// The largest request head (request line and headers) read.
     public static let maximumRequestBytes = 8192
@@ -18,6 +19,8 @@ public final class MetricsHTTPServer: Sendable {
     public static let ioTimeout: Duration = .seconds(2)
     /// The whole exchange with one connection (reading the head, writing the answer) ends by then.
     public static let requestDeadline: Duration = .seconds(2)
+    /// Connections served at once; more get `503` at once.
+    public static let maximumConcurrentConnections = 16
     /// The content type of the Prometheus text format.
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -32,6 +35,7 @@ public final class MetricsHTTPServer: Sendable {
     private let started = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
+    private let active = Atomic<Int>(0)
 
     /// Binds and listens at once (so a busy port fails at start); ``start()`` begins serving.
     /// - Parameters:
@@ -122,8 +126,22 @@ public final class MetricsHTTPServer: Sendable {
             guard client >= 0 else { continue }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             Self.setTimeouts(client)
-            respond(on: client, deadline: ContinuousClock.now + Self.requestDeadline)
-            close(client)
+            let deadline = ContinuousClock.now + Self.requestDeadline
+            // Up to maximumConcurrentConnections are served at once, each on a short-lived thread of its own, so
+            // slow clients do not queue a scrape behind them; beyond that, 503 at once.
+            guard active.add(1, ordering: .acquiringAndReleasing).newValue <= Self.maximumConcurrentConnections else {
+                active.subtract(1, ordering: .acquiringAndReleasing)
+                Self.write(client, deadline: ContinuousClock.now + .milliseconds(100), status: "503 Service Unavailable", text: "busy\n")
+                close(client)
+                continue
+            }
+            let connection = Thread { [self] in
+                respond(on: client, deadline: deadline)
+                close(client)
+                active.subtract(1, ordering: .acquiringAndReleasing)
+            }
+            connection.name = "oauthq-metrics-connection"
+            connection.start()
         }
     }
 

@@ -41,7 +41,7 @@ struct CreateApplicationFenceTests {
                 let delayed = RedisBroker.Keys(prefix: scope.prefix).delayed
                 #expect(try await eventually(timeout: .seconds(30)) { try await scope.connection.command("ZCARD", delayed).int == 1 })
                 #expect(try await scope.result(first.id) == nil)
-                #expect(worker.log.contains("cleartokens") == false && worker.log.contains("DEFERRED"))
+                #expect(try await eventually { worker.log.contains("createapplication[\(first.id)] DEFERRED") })
 
                 // After the last deferral it answers without the secret.
                 var headers = first.headers

@@ -287,9 +287,16 @@ struct HostileInputTests {
             _ = try await scope.connection.command("HSET", keys.worker("w-neg"), "concurrency", "-3", "done", "-9223372036854775809")
             _ = try await scope.connection.command("HSET", keys.worker("w-text"), "concurrency", "1e300", "failed", "NaN")
             _ = try await scope.connection.command("SET", keys.worker("w-wrongtype"), "x")
-            let started = ContinuousClock.now
-            let status = try await RedisQueueInspector(keys: keys).status(queues: [scope.queue], on: scope.connection)
-            #expect(ContinuousClock.now - started < .seconds(1))
+            // The best of three, so that a busy test machine (other suites run in parallel) does not decide it.
+            var fastest = Duration.seconds(3600)
+            var latest: RedisQueueStatus?
+            for _ in 0..<3 {
+                let started = ContinuousClock.now
+                latest = try await RedisQueueInspector(keys: keys).status(queues: [scope.queue], on: scope.connection)
+                fastest = min(fastest, ContinuousClock.now - started)
+            }
+            #expect(fastest < .seconds(1), "status took \(fastest)")
+            let status = try #require(latest)
             #expect(status.workers.count == 4)
             #expect(status.workers.allSatisfy { $0.concurrency == 1 && !$0.alive })
         }

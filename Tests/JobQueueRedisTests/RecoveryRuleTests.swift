@@ -21,6 +21,8 @@ struct RecoveryRuleTests {
                 slot: 0, settling: [], fetching: 1, listKeys: CeleryQueue.fetchOrder(queues: [scope.queue]), broker: scope.connection
             )
             #expect(fetched.count == 1)
+            // What the worker does when it starts a message whose routing names another list.
+            try await dead.recordSource(try #require(fetched.first), on: scope.connection)
             // Its heartbeat expires: another worker reaps it.
             #expect(try await eventually { try await scope.connection.command("EXISTS", dead.keys.heartbeat(dead.workerID)).int == 0 })
             let reaper = scope.broker()

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 
@@ -10,27 +11,52 @@ import Glibc
 
 @Suite("Prometheus endpoint: per-request deadline")
 struct MetricsSlowClientTests {
-    @Test("a client sending a byte every 1.9 s is cut off at the deadline; a scrape behind it still answers in time")
+    /// A client that sends its request one byte every 1.9 s on a socket only its own thread uses and closes (a
+    /// descriptor closed elsewhere could be reused by another test's connection while this thread still writes).
+    final class Trickler: Sendable {
+        private let stopped = Atomic<Bool>(false)
+
+        func start(port: Int) throws {
+            guard let fd = TCPProbe.connected(host: "127.0.0.1", port: port) else { throw POSIXError(.ECONNREFUSED) }
+            Thread {
+                defer { close(fd) }
+                for byte in Array("GET /metrics HTTP/1.1\r\n".utf8) {
+                    if self.stopped.load(ordering: .acquiring) { return }
+                    let sent = [byte].withUnsafeBytes { send(fd, $0.baseAddress, 1, Int32(MSG_NOSIGNAL)) }
+                    if sent <= 0 { return }
+                    Thread.sleep(forTimeInterval: 1.9)
+                }
+            }.start()
+        }
+
+        func stop() { stopped.store(true, ordering: .releasing) }
+    }
+
+    @Test("clients sending a byte every 1.9 s do not delay a scrape; a slow client is cut off at the deadline")
     func slowloris() throws {
         let server = try MetricsHTTPServer(host: "127.0.0.1", port: 0) { Array("x 1\n".utf8) }
         server.start()
         defer { server.stop() }
-        let slow = try #require(TCPProbe.connected(host: "127.0.0.1", port: server.port))
-        defer { close(slow) }
-        let trickle = Thread {
-            // A byte every 1.9 s: each alone stays under the 2 s socket timeout; only the overall deadline ends it.
-            for byte in Array("GET /metrics HTTP/1.1\r\n".utf8) {
-                let sent = [byte].withUnsafeBytes { send(slow, $0.baseAddress, 1, Int32(MSG_NOSIGNAL)) }
-                if sent <= 0 { return }
-                Thread.sleep(forTimeInterval: 1.9)
-            }
-        }
-        trickle.start()
-        Thread.sleep(forTimeInterval: 0.2)  // the slow client is being served first
+        // Five slow clients connected first: a scrape is not queued behind them.
+        let slow = (0..<5).map { _ in Trickler() }
+        for client in slow { try client.start(port: server.port) }
+        defer { slow.forEach { $0.stop() } }
+        Thread.sleep(forTimeInterval: 0.2)
         let started = ContinuousClock.now
         let response = try HTTPProbe.request(port: server.port)
         let waited = ContinuousClock.now - started
         #expect(response.status == 200)
-        #expect(waited < MetricsHTTPServer.requestDeadline + .milliseconds(900), "the scrape waited \(waited)")
+        #expect(waited < .seconds(1), "the scrape waited \(waited)")
+        // A slow client alone is cut off at the deadline: its connection is closed by then.
+        let lone = try #require(TCPProbe.connected(host: "127.0.0.1", port: server.port))
+        defer { close(lone) }
+        _ = Array("GET".utf8).withUnsafeBytes { send(lone, $0.baseAddress, 3, Int32(MSG_NOSIGNAL)) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        _ = setsockopt(lone, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let opened = ContinuousClock.now
+        var byte: UInt8 = 0
+        let read = recv(lone, &byte, 1, 0)  // 0: closed by the server (no answer to an incomplete request)
+        #expect(read == 0)
+        #expect(ContinuousClock.now - opened < MetricsHTTPServer.requestDeadline + .milliseconds(900))
     }
 }
