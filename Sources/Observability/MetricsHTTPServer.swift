@@ -109,7 +109,7 @@ public final class MetricsHTTPServer: Sendable {
     public var isFinished: Bool { finished.load(ordering: .acquiring) }
 
     /// Serves `GET /healthz` too: 200 `ok` when `check` says healthy, else 503 with its one-line reason (for
-    /// Kubernetes probes without `exec`). `check` runs on the server's thread and must not block.
+    /// Kubernetes probes without `exec`). `check` runs on a connection thread of the server and must not block.
     public func setHealthCheck(_ check: @escaping @Sendable () -> (healthy: Bool, reason: String)) {
         healthCheck.withLock { $0 = check }
     }
