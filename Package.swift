@@ -105,7 +105,7 @@ let package = Package(
             dependencies: ["OAuthMaintenance", "Postgres", "PythonCompat", "TestSupport"],
             swiftSettings: strict
         ),
-        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "PythonCompat", "TestSupport"], exclude: ["python"], swiftSettings: strict),
+        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "PythonCompat", "TestSupport"], exclude: ["python", "captures"], swiftSettings: strict),
         .testTarget(
             name: "JobQueueRedisTests",
             dependencies: ["JobQueueRedis", "JobQueue", "Redis", "Postgres", "OAuthMaintenance", "TestSupport"],

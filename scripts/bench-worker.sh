@@ -9,8 +9,10 @@
 #   TLS:      the same oauthq runs again with its connections over TLS (rediss://, a CA and server certificate made
 #             by `openssl` in the run directory; the server listens on a plain and a TLS port, the measuring client
 #             stays on the plain one); the TLS/plain drain ratio is the cost of TLS
+#   events:   with BENCH_EVENTS=1, oauthq runs a second time with task events on (-E: task-received, -started,
+#             -succeeded published for every task; no monitor subscribed) and the table gets its column
 #
-# Usage: scripts/bench-worker.sh [N] [L]      Not part of the tests. Needs redis-server and python3-venv.
+# Usage: [BENCH_EVENTS=1] scripts/bench-worker.sh [N] [L]      Not part of the tests. Needs redis-server and python3-venv.
 # OAUTHQ_BENCH_BASELINE=PATH: also drain with that oauthq binary over plain TCP (e.g. a build of an older commit),
 # in the same run, for a before/after comparison.
 # OAUTHQ_BENCH_ROUNDS=R: repeat the plain/TLS pair R times (alternating which goes first) and report the median
@@ -120,13 +122,19 @@ if [[ -n "${OAUTHQ_BENCH_BASELINE:-}" ]]; then
     echo "baseline $OAUTHQ_BENCH_BASELINE: $count tasks…" >&2
     baseline_json="$(run_one baseline "$OAUTHQ_BENCH_BASELINE" worker -c 2 --loglevel warning)"
 fi
+events_json=""
+if [[ "${BENCH_EVENTS:-0}" == "1" ]]; then
+    echo "oauthq -E: $count tasks…" >&2
+    events_json="$(run_one oauthq_events "$oauthq" worker -c 2 --loglevel warning -E)"
+fi
 echo "celery: $count tasks…" >&2
 celery_json="$(run_one celery "$celery" -A celery_app worker -P prefork -c 2 --loglevel WARNING)"
 
-"$python" - "$swift_json" "$celery_json" "$count" "$tls_json" "$baseline_json" "$rounds_json" <<'EOF'
+"$python" - "$swift_json" "$celery_json" "$count" "$tls_json" "$baseline_json" "$rounds_json" "$events_json" <<'EOF'
 import json, statistics, sys
 s, c, n, t = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
 b, rounds = json.loads(sys.argv[5]), json.loads(sys.argv[6])
+e = json.loads(sys.argv[7]) if len(sys.argv) > 7 and sys.argv[7] else None
 def rate(r): return r["drain"]["count"] / r["drain"]["span_s"] if r["drain"]["span_s"] else float("nan")
 rows = [
     ("tasks with a result", f'{s["drain"]["count"]}/{n}', f'{c["drain"]["count"]}/{n}', ""),
@@ -157,4 +165,12 @@ if b:
     print(f'\nbaseline binary over plain TCP: {b["drain"]["count"]}/{n} results, drain {rate(b):,.0f} tasks/s '
           f'(this build / baseline: {rate(s) / rate(b):.2f}), latency p50 {b["latency"]["p50_ms"]:.3f} ms, '
           f'p99 {b["latency"]["p99_ms"]:.3f} ms, idle RSS {b["rss_kb"] / 1024:.1f} MiB')
+if e:
+    print(f"\n| task events | oauthq -c 2 | oauthq -c 2 -E | cost |")
+    print("|---|---|---|---|")
+    print(f'| drain rate (tasks/s) | {rate(s):,.0f} | {rate(e):,.0f} | {100 * (1 - rate(e) / rate(s)):.1f}% slower |')
+    print(f'| latency p50 (ms) | {s["latency"]["p50_ms"]:.3f} | {e["latency"]["p50_ms"]:.3f} | |')
+    print(f'| latency p99 (ms) | {s["latency"]["p99_ms"]:.3f} | {e["latency"]["p99_ms"]:.3f} | |')
+    print(f'| idle RSS (MiB) | {s["rss_kb"] / 1024:.1f} | {e["rss_kb"] / 1024:.1f} | |')
+    print(f'states with -E: {e["drain"]["states"]}')
 EOF

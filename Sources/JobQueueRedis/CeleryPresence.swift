@@ -28,11 +28,15 @@ final class CeleryPresence: Sendable {
     private let counts: Counts
     private let logger: Logger
     private let metrics: WorkerMetrics
+    /// Answers the remote-control requests beyond ping and heartbeat; nil: Celery's unknown-command reply.
+    private let control: WorkerControl?
 
     init(
         broker: RedisConfiguration, hostname: String, frequency: Duration, softwareVersion: String,
-        reconnectPolicy: RedisReconnectPolicy, counts: @escaping Counts, logger: Logger, metrics: WorkerMetrics
+        reconnectPolicy: RedisReconnectPolicy, counts: @escaping Counts, logger: Logger, metrics: WorkerMetrics,
+        control: WorkerControl? = nil
     ) {
+        self.control = control
         self.broker = broker
         self.hostname = hostname
         self.frequency = frequency
@@ -137,8 +141,13 @@ final class CeleryPresence: Sendable {
             try await publish(.heartbeat, clock: state.tick(), on: publisher)
             reply = .null
         default:
-            logger.info("celery events: remote control \(Self.printable(request.method)) is not supported (only ping and heartbeat)")
-            reply = ["error": .string("No such control command: \(request.method) (oauthq answers ping and heartbeat only)")]
+            if let control {
+                reply = try await control.reply(method: request.method, arguments: request.arguments, clock: state.clock.value, on: publisher)
+                // Celery's worker answers `shutdown` with no reply at all.
+                if request.method == "shutdown" { return }
+            } else {
+                reply = InspectReplies.unknownCommand(request.method)
+            }
         }
         guard let message = request.reply(reply, hostname: hostname, clock: state.tick()), let replyTo = request.replyTo else { return }
         // kombu's direct-exchange lookup: the queues bound to the reply exchange with the client's routing key.

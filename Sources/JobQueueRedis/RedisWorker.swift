@@ -81,6 +81,10 @@ public final class RedisWorker: Sendable {
         /// Shorter result lifetimes for some tasks' `SUCCESS` results, in seconds (e.g. a result that carries a
         /// generated client secret): `task name → seconds`; the shorter of this and ``resultExpires`` applies.
         public var successResultExpires: [String: Int] = [:]
+        /// Whether task events are sent from the start (`-E`); `enable_events`/`disable_events` switch them later.
+        public var taskEvents = false
+        /// How long a revoke made through this worker lasts (Celery: until the worker stops).
+        public var revokeTTL: Duration = RevokedSet.defaultTTL
 
         public init(broker: RedisConfiguration, backend: RedisConfiguration? = nil) {
             self.broker = broker
@@ -95,6 +99,8 @@ public final class RedisWorker: Sendable {
         case shutdown
         case softTimeLimit(Double)
         case hardTimeLimit(Double)
+        /// `revoke(terminate=True)` / `oauthq revoke --terminate`.
+        case revoked
     }
 
     private struct State: Sendable {
@@ -120,6 +126,15 @@ public final class RedisWorker: Sendable {
     /// The worker's metrics (swift-metrics; no-ops unless the process bootstrapped a backend).
     public let metrics: WorkerMetrics
     private let started = Date()
+    /// Revoked task ids, shared through Redis (see ``RevokedSet``).
+    public let revoked: RevokedSet
+    /// Which queues the slots take from now (see ``QueuePauses``).
+    public let pauses: QueuePauses
+    /// Celery task events (see ``TaskEventEmitter``).
+    public let taskEvents: TaskEventEmitter
+    let activeTasks = ActiveTasks()
+    /// For `/healthz` (see ``WorkerHealth``).
+    public let health: WorkerHealth
 
     /// - Parameters:
     ///   - configuration: the settings.
@@ -148,6 +163,12 @@ public final class RedisWorker: Sendable {
         )
         self.logger = logger
         self.metrics = metrics ?? WorkerMetrics(knownTasks: handlers.keys)
+        self.revoked = RevokedSet(keyPrefix: configuration.keyPrefix)
+        self.health = WorkerHealth(heartbeatTTL: configuration.heartbeatTTL, slots: configuration.concurrency)
+        self.pauses = QueuePauses(keyPrefix: configuration.keyPrefix)
+        self.taskEvents = TaskEventEmitter(
+            hostname: configuration.name, database: configuration.broker.database, enabled: configuration.taskEvents
+        )
     }
 
     // MARK: - Control
@@ -160,6 +181,7 @@ public final class RedisWorker: Sendable {
             if state.phase == .running { state.phase = .draining }
             return state.shutdownRequests
         }
+        health.stopping()
         if requests == 1 {
             logger.info("warm shutdown: no new tasks; waiting up to \(Self.seconds(configuration.shutdownTimeout)) s for running ones")
             let timeout = configuration.shutdownTimeout
@@ -201,6 +223,9 @@ public final class RedisWorker: Sendable {
         let maintenance = try await connectAtStart()
         try await broker.loadScripts(on: maintenance)
         try await broker.heartbeat(info(), on: maintenance)
+        health.heartbeatWritten()
+        try await revoked.refresh(on: maintenance)
+        try await pauses.refresh(on: maintenance)
         let reaped = try await broker.reapDeadWorkers(on: maintenance, workerName: configuration.name)
         if reaped > 0 { logger.warning("returned \(reaped) message(s) of dead workers to their queues") }
         logger.info(
@@ -209,6 +234,8 @@ public final class RedisWorker: Sendable {
 
         let maintenanceTask = Task { await self.maintain(initial: maintenance) }
         let presenceTask = configuration.celeryEvents ? Task { await self.presence().run() } : nil
+        let eventsTask = configuration.celeryEvents
+            ? Task { await self.taskEvents.run(broker: configuration.broker, reconnectPolicy: configuration.reconnectPolicy, logger: logger) } : nil
         await withTaskGroup(of: Void.self) { group in
             for slot in 0..<configuration.concurrency {
                 group.addTask { await self.runSlot(slot) }
@@ -218,6 +245,8 @@ public final class RedisWorker: Sendable {
         // worker-offline once the slots are done; the binding is removed with it.
         presenceTask?.cancel()
         await presenceTask?.value
+        eventsTask?.cancel()
+        await eventsTask?.value
         maintenanceTask.cancel()
         if let connection = await maintenanceTask.value {
             do {
@@ -240,8 +269,37 @@ public final class RedisWorker: Sendable {
             counts: { [self] in
                 state.withLock { ($0.cancellers.count, $0.done + $0.failed) }
             },
-            logger: logger, metrics: metrics
+            logger: logger, metrics: metrics, control: control()
         )
+    }
+
+    /// The remote-control handler lent to ``CeleryPresence``.
+    private func control() -> WorkerControl {
+        WorkerControl(
+            context: .init(
+                hostname: configuration.name, keyPrefix: configuration.keyPrefix, queues: configuration.queues,
+                concurrency: configuration.concurrency, prefetch: configuration.fetchBatch, registered: Array(handlers.keys),
+                broker: configuration.broker, softwareVersion: configuration.softwareVersion, started: started,
+                revokeTTL: configuration.revokeTTL, processingKeys: (0..<configuration.concurrency).map { broker.processingKey(slot: $0) },
+                delayedKey: broker.keys.delayed, redisBroker: broker, resultsOnBroker: configuration.backend == nil, revoked: revoked,
+                pauses: pauses, active: activeTasks, events: taskEvents,
+                terminate: { [self] in terminate(taskID: $0) }, shutdown: { [self] in requestShutdown() }
+            ),
+            logger: logger
+        )
+    }
+
+    /// Cancels the running task `taskID` as revoked, through the time limits' path (the handler's task is
+    /// cancelled; a running SQL statement gets a cancel request); returns whether it runs here.
+    public func terminate(taskID: String) -> Bool {
+        guard let slot = activeTasks.slot(of: taskID) else { return false }
+        let cancel = state.withLock { state -> (@Sendable () -> Void)? in
+            guard let canceller = state.cancellers[slot], state.reasons[slot] == nil else { return nil }
+            state.reasons[slot] = .revoked
+            return canceller
+        }
+        cancel?()
+        return cancel != nil
     }
 
     private func info() -> RedisWorkerInfo {
@@ -284,6 +342,7 @@ public final class RedisWorker: Sendable {
                 if ContinuousClock.now - lastBeat >= configuration.heartbeatInterval {
                     lastBeat = ContinuousClock.now
                     try await broker.heartbeat(info(), on: live)
+                    health.heartbeatWritten()
                     let reaped = try await broker.reapDeadWorkers(on: live, workerName: configuration.name)
                     if reaped > 0 { logger.warning("returned \(reaped) message(s) of dead workers to their queues") }
                     let dropped = try await broker.trimDeadLetters(
@@ -299,6 +358,8 @@ public final class RedisWorker: Sendable {
                     try await sampleQueueDepths(on: live)
                 }
                 while try await broker.promoteDue(limit: 100, on: live) == 100 {}
+                try await revoked.refresh(on: live)
+                try await pauses.refresh(on: live)
                 try? await Task.sleep(for: configuration.promoteInterval)
             } catch {
                 failures += 1
@@ -393,6 +454,7 @@ public final class RedisWorker: Sendable {
                 try await runConnected(state, backend: backend, on: broker)
                 await broker.close()
             } catch {
+                health.slot(slot, connected: false)
                 state.failures += 1
                 state.needsRecovery = true
                 metrics.connectionError(.redis)
@@ -435,6 +497,7 @@ public final class RedisWorker: Sendable {
             if returned > 0 { logger.warning("slot \(state.slot): returned \(returned) unowned message(s) to their queues") }
             state.needsRecovery = false
         }
+        health.slot(state.slot, connected: true)
         if state.failures > 0 {
             logger.info("slot \(state.slot): connected to Redis again")
             state.failures = 0
@@ -447,7 +510,15 @@ public final class RedisWorker: Sendable {
                 }
                 if state.batch.isEmpty {
                     guard phase == .running else { return }
-                    let key = state.order[state.blockIndex % state.order.count]
+                    let queues = pauses.beginFetch(slot: state.slot, order: state.order)
+                    defer { pauses.endFetch(slot: state.slot) }
+                    guard !queues.isEmpty else {
+                        // Every queue paused: wait as a blocking fetch would, then look again.
+                        pauses.endFetch(slot: state.slot)
+                        try? await Task.sleep(for: configuration.blockTimeout)
+                        continue
+                    }
+                    let key = queues[state.blockIndex % queues.count]
                     state.blockIndex += 1
                     guard
                         let delivery = try broker.blockingFetch(
@@ -465,6 +536,9 @@ public final class RedisWorker: Sendable {
             let delivery = state.batch.removeFirst()
             state.order = CeleryQueue.rotated(state.order, lastUsed: delivery.queue)
             let pending = await process(delivery, state: state, backend: backend, on: connection)
+            if let report = pending.report {
+                taskEvents.finished(id: report.id, state: report.state, settlement: pending.settlement, runtime: report.runtime, note: report.note)
+            }
             state.pending.append(pending)
             if let error = state.deferredError {
                 state.deferredError = nil
@@ -481,9 +555,11 @@ public final class RedisWorker: Sendable {
         on connection: isolated RedisConnection
     ) async throws {
         let settled = state.pending
+        let queues = pauses.beginFetch(slot: state.slot, order: state.order)
+        defer { pauses.endFetch(slot: state.slot) }
         let fetched = try await broker.cycle(
-            slot: state.slot, settling: settled.map { ($0.delivery, $0.settlement) }, fetching: limit,
-            listKeys: CeleryQueue.fetchOrder(queues: state.order), broker: connection, backend: backend
+            slot: state.slot, settling: settled.map { ($0.delivery, $0.settlement) }, fetching: queues.isEmpty ? 0 : limit,
+            listKeys: CeleryQueue.fetchOrder(queues: queues), broker: connection, backend: backend
         )
         state.pending.removeFirst(settled.count)
         state.batch += fetched
@@ -563,6 +639,14 @@ public final class RedisWorker: Sendable {
             )
         }
 
+        if revoked.contains(message.id, now: now) {
+            taskEvents.received(message, name: name)
+            return Pending(
+                delivery: delivery, settlement: .ack(result: message.ignoreResult ? nil : CeleryResult.revoked(taskID: message.id)),
+                report: Report(name: name, id: message.id, state: "REVOKED", start: start, failed: true, note: "revoked")
+            )
+        }
+
         if run.checkStoredSuccess, await storedSuccess(taskID: message.id, backend: backend, on: connection) {
             return Pending(
                 delivery: delivery, settlement: .ack(result: nil),
@@ -598,7 +682,10 @@ public final class RedisWorker: Sendable {
         let invocation = JobInvocation(message: message, taskName: name, slot: delivery.slot, queue: delivery.queue)
         let began = ContinuousClock.now
         metrics.taskStarted()
+        activeTasks.began(message, name: name, queue: delivery.queue, slot: delivery.slot)
+        taskEvents.started(message, name: name)
         let outcome = await execute(handler, invocation, timeLimit: run.timeLimit, state: slotState, backend: backend, on: connection)
+        activeTasks.ended(id: message.id, name: name)
         metrics.taskEnded()
         var pending = conclude(outcome, delivery: delivery, message: message, name: name, start: start)
         pending.report?.runtime = ContinuousClock.now - began
@@ -726,6 +813,12 @@ public final class RedisWorker: Sendable {
             return pending(
                 .ack(result: keepResult ? CeleryResult.failure(taskID: message.id, exception: exception) : nil), "FAILURE",
                 failed: true, note: "hard time limit (\(seconds) s) exceeded"
+            )
+
+        case .cancelled(.revoked):
+            return pending(
+                .ack(result: keepResult ? CeleryResult.revoked(taskID: message.id, reason: "terminated") : nil), "REVOKED", failed: true,
+                note: "terminated"
             )
 
         case .cancelled(.softTimeLimit(let seconds)):

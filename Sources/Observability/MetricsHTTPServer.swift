@@ -30,6 +30,8 @@ public final class MetricsHTTPServer: Sendable {
     /// `host:port` as given.
     public let address: String
     private let body: @Sendable () -> [UInt8]
+    /// `/healthz`: nil answers 404 (see ``setHealthCheck(_:)``).
+    private let healthCheck = Mutex<(@Sendable () -> (healthy: Bool, reason: String))?>(nil)
     private let started = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
@@ -106,6 +108,12 @@ public final class MetricsHTTPServer: Sendable {
     /// Whether the serving thread has ended after ``stop()``.
     public var isFinished: Bool { finished.load(ordering: .acquiring) }
 
+    /// Serves `GET /healthz` too: 200 `ok` when `check` says healthy, else 503 with its one-line reason (for
+    /// Kubernetes probes without `exec`). `check` runs on a connection thread of the server and must not block.
+    public func setHealthCheck(_ check: @escaping @Sendable () -> (healthy: Bool, reason: String)) {
+        healthCheck.withLock { $0 = check }
+    }
+
     private func serve() {
         defer {
             close(listener)
@@ -156,6 +164,12 @@ public final class MetricsHTTPServer: Sendable {
                 Self.write(client, deadline: deadline, status: "505 HTTP Version Not Supported", text: "HTTP/1.x only\n")
             } else if request.method != "GET" && request.method != "HEAD" {
                 Self.write(client, deadline: deadline, status: "405 Method Not Allowed", text: "GET or HEAD only\n", extraHeaders: "Allow: GET, HEAD\r\n")
+            } else if request.path == "/healthz", let check = healthCheck.withLock({ $0 }) {
+                let (healthy, reason) = check()
+                Self.write(
+                    client, deadline: deadline, status: healthy ? "200 OK" : "503 Service Unavailable", text: reason + "\n",
+                    headOnly: request.method == "HEAD"
+                )
             } else if request.path != "/metrics" {
                 Self.write(client, deadline: deadline, status: "404 Not Found", text: "not found: the metrics are at /metrics\n", headOnly: request.method == "HEAD")
             } else {

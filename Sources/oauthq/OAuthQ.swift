@@ -10,7 +10,7 @@ struct OAuthQ: AsyncParsableCommand {
         subcommands: [
             MigrateCommand.self, ClearTokensCommand.self, ClearCIMDApplicationsCommand.self, CreateApplicationCommand.self,
             WorkerCommand.self, EnqueueCommand.self, ResultCommand.self, StatusCommand.self, DeadLettersCommand.self,
-            BeatCommand.self,
+            BeatCommand.self, RevokeCommand.self, QueuesCommand.self,
         ]
     )
 

@@ -28,10 +28,13 @@ struct StatusCommand: AsyncParsableCommand {
             let names = (queues ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty }
             let status = try await RedisQueueInspector(keys: .init(prefix: keyPrefix)).status(queues: names, on: redis)
+            let paused = try await QueuePauses.read(keyPrefix: keyPrefix, on: redis)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
-                print(String(decoding: try encoder.encode(status), as: UTF8.self))
+                var object = try JSONSerialization.jsonObject(with: try encoder.encode(status)) as? [String: Any] ?? [:]
+                object["paused"] = paused
+                print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
                 return
             }
             print("queues")
@@ -39,6 +42,7 @@ struct StatusCommand: AsyncParsableCommand {
                 let steps = ["0", "3", "6", "9"].map { "p\($0) \(queue.pending[$0] ?? 0)" }.joined(separator: ", ")
                 print("  \(queue.name.padding(toLength: max(12, queue.name.count), withPad: " ", startingAt: 0))  \(queue.total) pending (\(steps))")
             }
+            print("paused (oauthq queues resume QUEUE): \(paused.isEmpty ? "none" : paused.joined(separator: ", "))")
             print("delayed (eta/countdown/retry): \(status.delayed)")
             print("dead letters: \(status.dead)\(status.dead > 0 ? "   (oauthq dead-letters list)" : "")")
             let alive = status.workers.filter(\.alive).count

@@ -89,6 +89,12 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-setting-overrides"), help: "Ignore DOT settings in task kwargs (cleartokens); use only the worker's environment.")
     var noSettingOverrides = false
 
+    @Flag(name: [.customShort("E"), .customLong("task-events")], help: "Send Celery task events (for Flower and celery events); the enable_events control command also turns them on.")
+    var taskEvents = false
+
+    @Option(name: .customLong("revoke-ttl"), help: "Seconds a revoke received by this worker lasts in the shared revoked set (1 to 2592000).")
+    var revokeTTL: Double = 86_400
+
     @Flag(name: .customLong("debug-tasks"), help: "Also register oauthq.sleep(seconds=S) (0-60 s; logs its start) and oauthq.crash (aborts the worker process): tasks for chaos and load tests. Off by default.")
     var debugTasks = false
 
@@ -206,6 +212,8 @@ struct WorkerCommand: AsyncParsableCommand {
 
         if metricsServer != nil { configuration.queueDepthInterval = .seconds(2) }
         configuration.taskLogMetadata = try logging.format() == .json
+        configuration.taskEvents = taskEvents
+        configuration.revokeTTL = try RevokeCommand.ttl(seconds: revokeTTL, flag: "--revoke-ttl")
 
         var handlers = tasks.handlers
         if debugTasks {
@@ -213,6 +221,7 @@ struct WorkerCommand: AsyncParsableCommand {
             logger.info("debug tasks enabled: \(DebugTasks.sleepTaskName), \(DebugTasks.crashTaskName)")
         }
         let worker = RedisWorker(configuration: configuration, handlers: handlers, logger: logger, metrics: metrics)
+        metricsServer?.setHealthCheck { worker.health.status() }
         let signals = WorkerSignals { worker.requestShutdown() }
         defer { signals.cancel() }
         try await worker.run()
