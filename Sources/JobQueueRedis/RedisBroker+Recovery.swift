@@ -12,12 +12,15 @@ public struct RedisWorkerInfo: Sendable, Hashable {
     public var concurrency: Int
     public var done: Int
     public var failed: Int
+    /// A one-line notice for `oauthq status` (e.g. tasks refused because of schema drift); nil: none.
+    public var notice: String?
 
     public init(
         name: String, pid: Int32 = ProcessInfo.processInfo.processIdentifier,
         host: String = ProcessInfo.processInfo.hostName, started: Date = Date(), queues: [String], concurrency: Int,
-        done: Int = 0, failed: Int = 0
+        done: Int = 0, failed: Int = 0, notice: String? = nil
     ) {
+        self.notice = notice
         self.name = name
         self.pid = pid
         self.host = host
@@ -51,8 +54,14 @@ extension RedisBroker {
         }
         let ttl = heartbeatTTL.components
         let ttlMilliseconds = max(1, ttl.seconds * 1000 + ttl.attoseconds / 1_000_000_000_000_000)
+        let notice: [[UInt8]] = if let text = info.notice {
+            [utf8("HSET"), utf8(keys.worker(workerID)), utf8("notice"), utf8(text)]
+        } else {
+            [utf8("HDEL"), utf8(keys.worker(workerID)), utf8("notice")]
+        }
         let replies = try connection.pipeline([
             hset,
+            notice,
             [utf8("SADD"), utf8(keys.workers), utf8(workerID)],
             [
                 utf8("SET"), utf8(keys.heartbeat(workerID)), utf8(String(Int64(now.timeIntervalSince1970 * 1000))),

@@ -28,6 +28,8 @@ public struct RedisQueueStatus: Sendable, Codable, Equatable {
         public var failed: Int
         /// Messages in its processing lists right now.
         public var inFlight: Int
+        /// The worker's notice (e.g. tasks it refuses because of schema drift), if any.
+        public var notice: String? = nil
     }
 
     public var queues: [Queue]
@@ -71,7 +73,8 @@ public struct RedisQueueInspector: Sendable {
                     id: id, name: info["name"] ?? "?", pid: number("pid"), host: info["host"] ?? "?",
                     started: info["started"] ?? "", lastHeartbeat: info["last_heartbeat"] ?? "", alive: alive,
                     queues: (info["queues"] ?? "").split(separator: ",").map(String.init), concurrency: concurrency,
-                    done: number("done"), failed: number("failed"), inFlight: inFlight
+                    done: number("done"), failed: number("failed"), inFlight: inFlight,
+                    notice: info["notice"].flatMap { $0.isEmpty ? nil : $0 }
                 )
             )
         }

@@ -69,6 +69,8 @@ public final class RedisWorker: Sendable {
         /// How often `oauthq_queue_depth` is sampled (`LLEN` of every priority list of every consumed queue, on the
         /// maintenance connection); nil: never (metrics off).
         public var queueDepthInterval: Duration?
+        /// A notice the worker publishes in its hash with every heartbeat (shown by `oauthq status`); nil: none.
+        public var notice: WorkerNotice?
         /// The bounds every number of a message is held to, and the message size cap.
         public var limits = MessageLimits()
         /// After how many worker deaths while holding it a message is dead-lettered as `WorkerLost` (a poison
@@ -306,7 +308,7 @@ public final class RedisWorker: Sendable {
         let (done, failed) = counts
         return RedisWorkerInfo(
             name: configuration.name, started: started, queues: configuration.queues,
-            concurrency: configuration.concurrency, done: done, failed: failed
+            concurrency: configuration.concurrency, done: done, failed: failed, notice: configuration.notice?.current
         )
     }
 

@@ -20,7 +20,7 @@ enum DebugTasks {
     static let sleepTaskName = "oauthq.sleep"
     static let crashTaskName = "oauthq.crash"
     /// The longest sleep a message may ask for.
-    static let maximumSeconds = 60.0
+    static let maximumSeconds = 600.0
 
     /// The handlers by task name.
     static func handlers(logger: Logger) -> [String: JobHandler] {

@@ -9,11 +9,14 @@ import Postgres
 actor SchemaGate {
     private let tables: DOTTables
     private let logger: Logger?
+    private let notice: WorkerNotice?
     private var report: SchemaDriftReport?
 
-    init(tables: DOTTables, logger: Logger?) {
+    /// - Parameter notice: where the refused tasks are shown (`oauthq status`), when given.
+    init(tables: DOTTables, logger: Logger?, notice: WorkerNotice? = nil) {
         self.tables = tables
         self.logger = logger
+        self.notice = notice
     }
 
     /// Checks the schema on a fresh connection and logs what changed.
@@ -22,6 +25,7 @@ actor SchemaGate {
         guard fresh != report else { return }
         let previous = report
         report = fresh
+        notice?.set(fresh.statusNotice)
         guard let logger else { return }
         if fresh.blocking.isEmpty {
             if let previous, !previous.blocking.isEmpty {

@@ -55,6 +55,7 @@ struct StatusCommand: AsyncParsableCommand {
                     + "done \(worker.done)  failed \(worker.failed)  in flight \(worker.inFlight)  "
                     + "queues \(worker.queues.joined(separator: ","))  -c \(worker.concurrency)"
                 print(Self.printable(line))
+                if let notice = worker.notice { print(Self.printable("    notice: \(notice)")) }
             }
         }
     }

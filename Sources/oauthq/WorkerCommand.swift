@@ -95,7 +95,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("revoke-ttl"), help: "Seconds a revoke received by this worker lasts in the shared revoked set (1 to 2592000).")
     var revokeTTL: Double = 86_400
 
-    @Flag(name: .customLong("debug-tasks"), help: "Also register oauthq.sleep(seconds=S) (0-60 s; logs its start) and oauthq.crash (aborts the worker process): tasks for chaos and load tests. Off by default.")
+    @Flag(name: .customLong("debug-tasks"), help: "Also register oauthq.sleep(seconds=S) (0-600 s; logs its start) and oauthq.crash (aborts the worker process): tasks for chaos and load tests. Off by default.")
     var debugTasks = false
 
     @Option(name: [.customShort("l"), .customLong("loglevel")], help: "trace, debug, info, notice, warning, error or critical.")
@@ -182,15 +182,17 @@ struct WorkerCommand: AsyncParsableCommand {
             logger.warning("no --database-url or DATABASE_URL: cleartokens and createapplication will fail")
         }
         let metrics = WorkerMetrics(knownTasks: WorkerTasks.taskNames + (debugTasks ? [DebugTasks.sleepTaskName, DebugTasks.crashTaskName] : []))
+        let notice = WorkerNotice()
         let tasks = try WorkerTasks(
             concurrency: slots, databaseURL: databaseURL, environment: ProcessInfo.processInfo.environment,
             metrics: metrics, logger: logger,
             stateWriter: TaskStateWriter(backend: backend, resultExpires: resultExpires, hostname: Self.nodeName(hostname)),
-            settingOverrides: !noSettingOverrides
+            settingOverrides: !noSettingOverrides, notice: notice
         )
         if databaseURL != nil { await tasks.checkSchemaAtStart(logger: logger) }
 
         var configuration = RedisWorker.Configuration(broker: broker, backend: backend == broker ? nil : backend)
+        configuration.notice = notice
         configuration.keyPrefix = keyPrefix
         configuration.queues = queueList
         configuration.concurrency = slots

@@ -27,7 +27,8 @@ struct WorkerTasks: Sendable {
 
     init(
         concurrency: Int, databaseURL: String?, environment: [String: String], metrics: WorkerMetrics? = nil,
-        logger: Logger? = nil, stateWriter: TaskStateWriter? = nil, settingOverrides: Bool = true
+        logger: Logger? = nil, stateWriter: TaskStateWriter? = nil, settingOverrides: Bool = true,
+        notice: WorkerNotice? = nil
     ) throws {
         self.logger = logger
         self.stateWriter = stateWriter
@@ -49,7 +50,7 @@ struct WorkerTasks: Sendable {
             throw CommandFailure(exitCode: 1, error.description)
         }
         tables = try TableOptions.tables(environment: environment)
-        let schema = SchemaGate(tables: tables, logger: logger)
+        let schema = SchemaGate(tables: tables, logger: logger, notice: notice)
         self.schema = schema
         databases = (0..<min(max(1, concurrency), 4096)).map { _ in WorkerDatabase(url: databaseURL, metrics: metrics, schema: schema) }
     }

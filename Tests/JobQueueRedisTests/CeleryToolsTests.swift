@@ -117,8 +117,9 @@ struct CeleryToolsTests {
         }
         #expect((scheduled.first?["request"] as? [String: Any])?["id"] as? String == later)
         #expect(scheduled.first?["eta"] is String)
-        let sleeper = try await Self.publish("oauthq.sleep", kwargs: ["seconds": 40], queue: "celery", on: connection)
-        let other = try await Self.publish("oauthq.sleep", kwargs: ["seconds": 40], queue: "celery", on: connection)
+        // Long sleepers (both are terminated below): a loaded machine may take minutes over the CLI calls.
+        let sleeper = try await Self.publish("oauthq.sleep", kwargs: ["seconds": 600], queue: "celery", on: connection)
+        let other = try await Self.publish("oauthq.sleep", kwargs: ["seconds": 600], queue: "celery", on: connection)
 
         var active: [[String: Any]] = []
         let running = try await eventually(timeout: .seconds(15)) {
@@ -217,11 +218,14 @@ struct CeleryToolsTests {
             let status = try await Self.oauthq(["status", "--key-prefix", scope.prefix, "-Q", scope.queue], redisURL: url)
             #expect(status.stdout.contains("paused (oauthq queues resume QUEUE): \(scope.queue)"), "\(status.stdout)")
 
+            // Wait until 20 more messages were published meanwhile (the stream goes on), then none may be taken.
             let before = try await scope.length(scope.queue)
-            try await Task.sleep(for: .seconds(1))
-            let after = try await scope.length(scope.queue)
-            // Published meanwhile: ~100 messages, none taken.
-            #expect(after > before + 20, "the stream stopped? \(before) → \(after)")
+            var after = before
+            let grew = try await eventually(timeout: .seconds(30)) {
+                after = try await scope.length(scope.queue)
+                return after >= before + 20
+            }
+            #expect(grew, "the stream stopped? \(before) → \(after)")
             let processing = try await Self.processingTotal(prefix: scope.prefix, on: scope.connection)
             #expect(processing == 0, "\(processing) message(s) taken while paused")
 

@@ -20,7 +20,7 @@ struct DebugTasksTests {
             let start = ContinuousClock.now
             let nap = try await scope.publish("oauthq.sleep", kwargs: ["seconds": 0.4])
             let positional = try await scope.publish("oauthq.sleep", args: [0])
-            let tooLong = try await scope.publish("oauthq.sleep", kwargs: ["seconds": 61])
+            let tooLong = try await scope.publish("oauthq.sleep", kwargs: ["seconds": 601])
             let notNumber = try await scope.publish("oauthq.sleep", kwargs: ["seconds": "1"])
             let all = [nap.id, positional.id, tooLong.id, notNumber.id]
             #expect(try await eventually { try await resultStates(all, on: scope.connection).count == 4 }, "\(worker.log)")

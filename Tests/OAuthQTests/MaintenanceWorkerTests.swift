@@ -210,6 +210,18 @@ struct MaintenanceWorkerTests {
             #expect((outcomes[2]["result"] as? [String: Any])?["deleted"] as? Int == 12, "\(outcomes[2])")
             let mentions = worker.log.components(separatedBy: "schema check: blocking: column oauth2_provider_application.jwks_uri").count - 1
             #expect(mentions == 1, "\(worker.log)")
+            // `oauthq status` shows it too: the worker publishes a notice in its hash with each heartbeat.
+            var status = ""
+            let deadline = ContinuousClock.now + .seconds(20)
+            repeat {
+                status = try await ProcessRunner.output(
+                    RepositoryPaths.oauthqBinary, ["status", "--key-prefix", queue],
+                    environment: ["REDIS_URL": TestEnvironment.redisURL], removing: ["RESULT_BACKEND"]
+                ).stdout
+                if status.contains("notice: schema drift: refuses createapplication") { break }
+                try await Task.sleep(for: .milliseconds(200))
+            } while ContinuousClock.now < deadline
+            #expect(status.contains("notice: schema drift: refuses createapplication (column oauth2_provider_application.jwks_uri"), "\(status)")
         }
     }
 }

@@ -46,6 +46,14 @@ public struct SchemaDriftReport: Sendable, Equatable {
         blocking.filter { $0.blockedTasks.contains(task) }
     }
 
+    /// The tasks refused, with the first blocking subject, in one short line (for `oauthq status`), or nil.
+    public var statusNotice: String? {
+        let refused = Array(Set(blocking.flatMap(\.blockedTasks))).sorted()
+        guard let first = blocking.first, !refused.isEmpty else { return nil }
+        let more = blocking.count > 1 ? " and \(blocking.count - 1) more" : ""
+        return "schema drift: refuses \(refused.joined(separator: ", ")) (\(first.subject)\(more); oauthq migrate --check)"
+    }
+
     /// Why `task` is refused, in one line, or nil when it may run.
     public func refusal(task: String) -> String? {
         let reasons = blocking(task: task)
