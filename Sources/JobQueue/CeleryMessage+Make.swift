@@ -89,9 +89,15 @@ extension CeleryMessage {
     /// `headers.redelivered = true` and, when present, `properties.delivery_info.redelivered = true` (existing keys
     /// keep their place, new ones are appended). Push it with `RPUSH` so it is served next, as kombu does.
     public func redelivered() -> [UInt8] {
+        redelivered(settingHeaders: [:])
+    }
+
+    /// ``redelivered()`` with `extra` headers set as well (e.g. oauthq's worker-lost count).
+    func redelivered(settingHeaders extra: [String: JSONValue]) -> [UInt8] {
         var envelope = self.envelope
         var headers = self.headers
         headers["redelivered"] = true
+        for (name, value) in extra.sorted(by: { $0.key < $1.key }) { headers[name] = value }
         envelope["headers"] = .object(headers)
         if case .object(var properties)? = envelope["properties"],
             case .object(var info)? = properties["delivery_info"]

@@ -14,19 +14,7 @@ extension CeleryMessage {
     /// ``redelivered()`` with `oauthq_worker_lost` set to one more than now: the bytes a reaper returns to the
     /// queue for a message whose worker died.
     public func redeliveredAfterWorkerLoss() -> [UInt8] {
-        var envelope = self.envelope
-        var headers = self.headers
-        headers["redelivered"] = true
-        headers[Self.workerLostHeader] = .int(Int64(workerLostCount + 1))
-        envelope["headers"] = .object(headers)
-        if case .object(var properties)? = envelope["properties"],
-            case .object(var info)? = properties["delivery_info"]
-        {
-            info["redelivered"] = true
-            properties["delivery_info"] = .object(info)
-            envelope["properties"] = .object(properties)
-        }
-        return JSONValue.object(envelope).serialized()
+        redelivered(settingHeaders: [Self.workerLostHeader: .int(Int64(workerLostCount + 1))])
     }
 
     /// The header in which oauthq counts how often a message was deferred because a live run of the same task

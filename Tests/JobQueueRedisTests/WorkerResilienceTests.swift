@@ -54,18 +54,27 @@ struct WorkerResilienceTests {
                 return false
             }
             #expect(inFlight)
-            try await Task.sleep(for: .milliseconds(300))
+            // Running, not just fetched: its statement waits on the table lock (seen from another session).
+            let observer = try await database.connect()
+            let waiting = try await eventually {
+                try await observer.query(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                ).rows.first?.decode(Int.self, column: 0) ?? 0 > 0
+            }
+            #expect(waiting)
+            await observer.close()
             await first.killHard()
             let killed = ContinuousClock.now
             try await setup.execute("COMMIT")  // the dead worker's backend finishes and goes away
 
             let second = try WorkerProcess(arguments, environment: environment)
             try await second.waitUntilReady()
-            let finished = try await eventually(timeout: .seconds(20)) {
+            let finished = try await eventually(timeout: .seconds(60)) {
                 try await resultStates([clear.id] + pings, on: scope.connection).values.filter { $0.state == .success }.count == 6
             }
             #expect(finished, "log of the second worker:\n\(second.log)")
-            #expect(ContinuousClock.now - killed < .seconds(15))
+            // Heartbeat TTL (5 s) + reaper + the run; generous for a loaded machine, far below "never".
+            #expect(ContinuousClock.now - killed < .seconds(45))
             let summary = try await scope.result(clear.id)
             #expect(summary?.result.objectValue?["steps"] != nil || summary?.result.objectValue?["skipped"] != nil)
             #expect(second.log.contains("returned 1 message(s) of dead workers"))

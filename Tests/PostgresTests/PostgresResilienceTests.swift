@@ -80,7 +80,8 @@ struct PostgresResilienceTests {
         let start = ContinuousClock.now
         sleeper.cancel()
         let cancelReturned = start.elapsed
-        #expect(cancelReturned < .milliseconds(100), "Task.cancel() took \(cancelReturned)")
+        // A blocking PQcancel here would never return (the test would hang); 1 s allows for a loaded machine.
+        #expect(cancelReturned < .seconds(1), "Task.cancel() took \(cancelReturned)")
         proxy.resume()
         let error = await #expect(throws: PostgresError.self) { try await sleeper.value }
         #expect(error?.code == .cancelled)
