@@ -1,5 +1,5 @@
 public import Foundation
-public import JobQueue
+import JobQueue
 public import Redis
 
 extension RedisBroker {

@@ -49,8 +49,9 @@ final class RedisSocket {
             }
             SSL_free(session)
             self.session = nil
+            ERR_clear_error()
         }
-        ERR_clear_error()
+        // A plain socket never touches OpenSSL (not even its error queue).
         if descriptor >= 0 {
             _ = Glibc.close(descriptor)
             descriptor = -1

@@ -30,6 +30,7 @@ final class RedisTLSContext: @unchecked Sendable {
     /// The shared context for `options`, built (or rebuilt, when a file changed) as needed.
     /// - Throws: ``RedisError/Code/tls`` as ``init(_:)``.
     static func shared(for options: RedisTLSOptions) throws -> RedisTLSContext {
+        RedisTLSLibrary.initialize()  // for library users that did not call it at start
         if let cached = cache.withLock({ $0[options] }), cached.fileStamps == stamps(of: options) {
             return cached
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Redis
 import Foundation
 
 /// The `oauthq` command: a Celery-compatible worker for Django OAuth Toolkit's maintenance jobs.
@@ -18,6 +19,8 @@ struct OAuthQ: AsyncParsableCommand {
     /// status 2, as Python's argparse — and so DOT's management commands — do, instead of
     /// swift-argument-parser's 64.
     static func main() async {
+        // Before any connection: OpenSSL without its exit handler (see RedisTLSLibrary).
+        RedisTLSLibrary.initialize()
         do {
             var command = try parseAsRoot()
             if var command = command as? any AsyncParsableCommand {

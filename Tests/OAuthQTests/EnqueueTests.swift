@@ -90,6 +90,15 @@ struct EnqueueTests {
         try await cleanUp(queue, redis: redis)
     }
 
+    @Test("a short command exits 0 every time: no crash at exit (OpenSSL's exit handler raced a connection thread)")
+    func noCrashAtExit() async throws {
+        for _ in 0..<25 {
+            let status = try await oauthq(["status", "--key-prefix", TestEnvironment.uniqueName("exitcheck")])
+            #expect(status.status == 0, "\(status.stderr.prefix(300))")
+            guard status.status == 0 else { return }
+        }
+    }
+
     @Test("enqueue clearcimdapplications sends batch_size as DOT's --batch-size, and no kwargs without it")
     func writesClearCIMDApplications() async throws {
         let queue = TestEnvironment.uniqueName("enqcimd")
