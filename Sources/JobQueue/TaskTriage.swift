@@ -48,8 +48,10 @@ public struct TaskTriage: Sendable {
         public var timeLimit: TimeLimitPlan?
         /// Whether a stored `SUCCESS` must be looked up first (the message is a redelivery).
         public var checkStoredSuccess: Bool
-        /// Whether it must run alone in the slot's processing list: a worker died holding it before, so if it
-        /// kills this one too, the reaper must be able to tell it from the rest of the batch.
+        /// Whether it must run alone in the slot's processing list: workers died holding it before (one death short
+        /// of the limit; from the first with a limit of 1 or 2), so if it kills this one too, the reaper must be
+        /// able to tell it from the rest of the batch. Not from the first death at the default limit of 3: a
+        /// kill storm strands many innocent messages once, and running each alone would hold up recovery.
         public var isolate: Bool
     }
 
@@ -159,7 +161,7 @@ public struct TaskTriage: Sendable {
         if let eta = message.eta, eta.timeIntervalSince(now) > 0.001 {
             return .delay(message, name: name, until: eta)
         }
-        return .run(Run(message: message, name: name, timeLimit: timeLimit, checkStoredSuccess: message.isRedelivered, isolate: losses > 0))
+        return .run(Run(message: message, name: name, timeLimit: timeLimit, checkStoredSuccess: message.isRedelivered, isolate: losses >= max(1, maximumWorkerLosses - 1)))
     }
 
     /// Checks `retries` and the time limits (the message's, else the worker's defaults) and returns the limit

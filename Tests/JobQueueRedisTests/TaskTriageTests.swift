@@ -66,10 +66,13 @@ struct TaskTriageTests {
         #expect(both.timeLimit?.kind == .soft)
         #expect(both.timeLimit?.duration == .milliseconds(2500))
         #expect(!both.isolate)
-        guard case .run(let fallback) = triage.triage(Self.raw { $0[CeleryMessage.workerLostHeader] = 1 }, queue: "q", now: Self.now)
+        guard case .run(let once) = triage.triage(Self.raw { $0[CeleryMessage.workerLostHeader] = 1 }, queue: "q", now: Self.now)
+        else { Issue.record("not run"); return }
+        #expect(!once.isolate, "one loss of three: runs as usual")
+        guard case .run(let fallback) = triage.triage(Self.raw { $0[CeleryMessage.workerLostHeader] = 2 }, queue: "q", now: Self.now)
         else { Issue.record("not run"); return }
         #expect(fallback.timeLimit == .init(kind: .hard, seconds: 30, duration: .seconds(30)))
-        #expect(fallback.isolate)
+        #expect(fallback.isolate, "one loss short of the limit: runs alone")
     }
 
     @Test("a rejected message with a readable id gets a FAILURE unless it ignores results")
