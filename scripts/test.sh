@@ -22,7 +22,10 @@ eval "$(scripts/services.sh up)"
 export REDIS_URL DATABASE_URL OAUTHQ_PASSWORD_DATABASE_URL
 
 swift build --build-tests
-swift test "$@"
+# One test at a time: run in parallel on 2 cores, the suites that start workers, Celery, Flower, DOT and
+# PostgreSQL clones starve each other (load ≈ 20) and bounded waits fail at random. Each test still runs
+# its own concurrent parts.
+swift test --no-parallel "$@"
 if [ $# -eq 0 ]; then
     scripts/chaos.sh --small
 fi
