@@ -5,7 +5,7 @@
 #   scripts/bench-cleartokens.sh [UNITS]      (default 1000000 access tokens, each with its mix of
 #                                              refresh tokens, ID tokens and grants: tests/reference/seed.py)
 #
-# Settings: REFRESH_TOKEN_EXPIRE_SECONDS=86400 (all six steps have work), batch size 10000, one frozen
+# Every timed run starts after a CHECKPOINT (untimed). Settings: REFRESH_TOKEN_EXPIRE_SECONDS=86400 (all six steps have work), batch size 10000, one frozen
 # `now` shared by every run so all must end with identical tables (checked); the first round also runs
 # `oauthq cleartokens --jobs 2` and `--jobs 4` and `--no-progress` (the cost of progress reporting),
 # each on its own copy (scripts/bench-cleartokens-jobs.sh repeats just those). Then a second round
@@ -49,6 +49,9 @@ run() { # key, command...
     local key="$1"; shift
     local out; out="$(mktemp)"
     echo "== $key" >&2
+    # Each run starts from a clean buffer cache state: the previous run's dirty pages are written now, untimed,
+    # not by the checkpointer during this run.
+    psql_admin "CHECKPOINT"
     /usr/bin/time -f "%e %M" -o "$out" "$@" >/dev/null 2>"$out.err" || { cat "$out.err" >&2; exit 1; }
     read -r SECS[$key] RSS[$key] <"$out"
     grep -h "^step" "$out.err" | sed 's/^/   /' >&2 || true
