@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "Beat",
             dependencies: [
-                "Redis", "JobQueue", "CivilCalendar",
+                "Redis", "JobQueue", "JobQueueRedis", "CivilCalendar",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -121,6 +121,6 @@ let package = Package(
             dependencies: ["Observability", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        .testTarget(name: "BeatTests", dependencies: ["Beat", "JobQueue", "Redis", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "BeatTests", dependencies: ["Beat", "JobQueue", "JobQueueRedis", "Redis", "TestSupport"], swiftSettings: strict),
     ]
 )
