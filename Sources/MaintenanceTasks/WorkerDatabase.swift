@@ -36,7 +36,7 @@ actor WorkerDatabase {
         return try await PostgresConnection.connect(PostgresConfiguration(url: url))
     }
 
-    /// The task error for a database error (``JobQueueRedis/JobError/init(postgres:)``), after dropping the
+    /// The task error for a database error (``JobError/init(postgres:)``), after dropping the
     /// connection when it is no longer usable. A cancelled statement is returned as is: the worker cancelled
     /// the task (time limit, revoke, shutdown) and settles it by its own reason.
     func classify(_ error: PostgresError) async -> any Error {

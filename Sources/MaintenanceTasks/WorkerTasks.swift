@@ -12,7 +12,7 @@ import Postgres
 /// reads DOT's settings from `environment` and fails at start on one that does not parse), then register
 /// ``handlers``. Each handler binds the message's `args`/`kwargs` as Python would, runs the job on its slot's
 /// connection, and throws a ``JobError`` saying what the worker should do with a failure (a PostgreSQL error is
-/// mapped by ``JobQueueRedis/JobError/init(postgres:)``).
+/// mapped by ``JobError/init(postgres:)``).
 public struct WorkerTasks: Sendable {
     /// Environment values for `cleartokens` (DOT's names); task kwargs override them.
     let clearTokensDefaults: [String: String]
@@ -154,7 +154,7 @@ public struct WorkerTasks: Sendable {
         if let violation = settings.overrideViolation(overridden: overridden) {
             throw JobError(.invalidArguments, exception: .init(type: "ValueError", module: "builtins", messages: [.string(violation)]))
         }
-        let database = databases[invocation.slot]
+        let database = try self.database(for: invocation)
         do {
             let connection = try await database.connection()
             try await schema.admit(ClearTokensJob.jobName)
@@ -213,7 +213,7 @@ public struct WorkerTasks: Sendable {
             skipAuthorization: try arguments.bool("skip_authorization", default: false),
             algorithm: try arguments.string("algorithm")
         )
-        let database = databases[invocation.slot]
+        let database = try self.database(for: invocation)
         let result: CreateApplicationResult
         do {
             let connection = try await database.connection()
@@ -253,6 +253,16 @@ public struct WorkerTasks: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// The invocation's slot's database. A slot beyond the ones this value was built for is a failure, not a
+    /// trap (the worker never sends one; another caller might).
+    func database(for invocation: JobInvocation) throws(JobError) -> WorkerDatabase {
+        guard databases.indices.contains(invocation.slot) else {
+            throw JobError.failure(
+                type: "RuntimeError", messages: [.string("slot \(invocation.slot) has no database connection (slots: \(databases.count))")])
+        }
+        return databases[invocation.slot]
+    }
 
     /// Runs a maintenance task with its progress going to the result backend (`STARTED`, then `PROGRESS`
     /// at most once a second) and to the log (a line every 10 s per running step).

@@ -175,6 +175,14 @@ struct WorkerTasksTests {
         #expect(error?.exception.type == "ImproperlyConfigured")
     }
 
+    @Test("a slot the tasks were not built for is a failure, not a trap")
+    func unknownSlot() async throws {
+        let tasks = try WorkerTasks(concurrency: 2, databaseURL: nil, environment: [:])
+        let error = await #expect(throws: JobError.self) { try await run(tasks.handlers, invocation(ClearTokensJob.jobName, slot: 2)) }
+        #expect(error?.kind == .failure)
+        #expect(error?.exception.type == "RuntimeError")
+    }
+
     @Test("an unreachable database: a transient OperationalError, so the worker retries it")
     func unreachableDatabase() async throws {
         let port = try TestEnvironment.freeLoopbackPort()
