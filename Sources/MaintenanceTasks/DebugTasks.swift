@@ -1,4 +1,4 @@
-public import JobQueue
+import JobQueue
 public import JobQueueRedis
 public import Logging
 

@@ -1,5 +1,5 @@
 import Foundation
-public import JobQueue
+import JobQueue
 public import JobQueueRedis
 public import Logging
 import OAuthMaintenance
