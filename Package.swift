@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "Beat",
             dependencies: [
-                "Redis", "JobQueue", "CivilCalendar",
+                "Redis", "JobQueue", "JobQueueRedis", "CivilCalendar",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -77,6 +77,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The task handlers the worker registers (ping, DOT's maintenance jobs, the debug tasks), so that tests
+        // can run them in-process.
+        .target(
+            name: "MaintenanceTasks",
+            dependencies: [
+                "JobQueue", "JobQueueRedis", "OAuthMaintenance", "Postgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "Observability",
             dependencies: ["CivilCalendar", .product(name: "Logging", package: "swift-log")],
@@ -86,12 +97,11 @@ let package = Package(
         .executableTarget(
             name: "oauthq",
             dependencies: [
-                "Redis", "Postgres", "OAuthMaintenance", "JobQueue", "Beat", "JobQueueRedis", "Observability",
+                "Redis", "Postgres", "OAuthMaintenance", "JobQueue", "Beat", "JobQueueRedis", "MaintenanceTasks", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
@@ -121,6 +131,14 @@ let package = Package(
             dependencies: ["Observability", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        .testTarget(name: "BeatTests", dependencies: ["Beat", "JobQueue", "Redis", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "MaintenanceTasksTests",
+            dependencies: [
+                "MaintenanceTasks", "JobQueue", "JobQueueRedis", "OAuthMaintenance", "Postgres", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "BeatTests", dependencies: ["Beat", "JobQueue", "JobQueueRedis", "Redis", "TestSupport"], swiftSettings: strict),
     ]
 )

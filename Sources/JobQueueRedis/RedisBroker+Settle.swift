@@ -206,18 +206,18 @@ extension RedisBroker {
         return String(Int64(min(max(milliseconds, -62_135_596_800_000), 253_402_300_799_999)))
     }
 
-    /// Writes `result` to the backend (never over a stored SUCCESS) and publishes it.
-    /// - Returns: whether it was written.
+    /// ``RedisResultBackend/store(_:on:expires:now:)`` with this broker's `resultExpires`: forwarder; the lead
+    /// removes it at merge.
     @discardableResult
     public func storeResult(_ result: CeleryResult, on backend: isolated RedisConnection, now: Date = Date()) throws -> Bool {
-        try backend.storeEncoded(result.encoded(now: now), key: CeleryResult.key(taskID: result.taskID), expires: resultExpires)
+        try RedisResultBackend(resultExpires: resultExpires).store(result, on: backend, now: now)
     }
 
-    /// The stored result for `taskID`, or nil when none (or unreadable).
+    /// ``RedisResultBackend/fetch(taskID:on:)``, nil for no record (`PENDING`); an unreadable record throws
+    /// ``RedisResultBackendError``: forwarder; the lead removes it at merge.
     public func storedResult(taskID: String, on backend: isolated RedisConnection) throws -> CeleryResult? {
-        let reply = try backend.command([utf8("GET"), utf8(CeleryResult.key(taskID: taskID))])
-        guard let bytes = reply.bytes else { return nil }
-        return try? CeleryResult.decode(bytes).get()
+        let reading = try RedisResultBackend(resultExpires: resultExpires).fetch(taskID: taskID, on: backend)
+        return reading.raw == nil ? nil : reading.result
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JobQueue
+import MaintenanceTasks
 import OAuthMaintenance
 import Postgres
 

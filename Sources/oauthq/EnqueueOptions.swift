@@ -1,7 +1,7 @@
 import ArgumentParser
-import Beat
 import Foundation
 import JobQueue
+import JobQueueRedis
 import Redis
 
 /// The options every `oauthq enqueue <task>` shares: routing, timing, identity, and waiting for the result.
@@ -124,11 +124,13 @@ struct EnqueueOptions: ParsableArguments {
         let backendConfig = try connection.redisConfiguration(url: backend.url(broker: brokerURL))
         let subscriber = try await RedisConnection.connect(backendConfig)
         let reader = backend.url(broker: brokerURL) == brokerURL ? broker : try await RedisConnection.connect(backendConfig)
-        let watcher = ResultWatcher(taskID: options.taskID, subscriber: subscriber, reader: reader, reconnecting: backendConfig)
-        try await watcher.subscribe()
+        let results = RedisResultBackend(reconnecting: backendConfig)
+        try await results.subscribe(taskID: options.taskID, on: subscriber)
         try await TaskPublisher.publish(message, queue: options.queue, priority: options.priority, on: broker)
         Console.info("sent \(name) \(options.taskID) to queue \(options.queue); waiting up to \(options.timeout)")
-        let reading = try await watcher.wait(timeout: options.timeout) { progress in
+        let reading = try await results.wait(
+            taskID: options.taskID, subscriber: subscriber, reader: reader, timeout: options.timeout
+        ) { progress in
             Console.info("task \(options.taskID): \(progress.result.state.rawValue)")
         }
         await subscriber.close()

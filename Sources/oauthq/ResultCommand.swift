@@ -1,5 +1,5 @@
 import ArgumentParser
-import Beat
+import JobQueueRedis
 import Redis
 
 /// `oauthq result ID`: a task's state and result from Celery's Redis result backend.
@@ -37,16 +37,16 @@ struct ResultCommand: AsyncParsableCommand {
                 throw CommandFailure(exitCode: 2, "the task id must be non-empty and contain no spaces")
             }
             let config = try connection.redisConfiguration(url: backend.url(broker: connection.redisURL()))
+            let results = RedisResultBackend(reconnecting: config)
             let reader = try await RedisConnection.connect(config)
-            let reading: ResultWatcher.Reading
+            let reading: RedisResultBackend.Reading
             if wait {
                 let subscriber = try await RedisConnection.connect(config)
-                let watcher = ResultWatcher(taskID: id, subscriber: subscriber, reader: reader, reconnecting: config)
-                try await watcher.subscribe()
-                reading = try await watcher.wait(timeout: timeout)
+                try await results.subscribe(taskID: id, on: subscriber)
+                reading = try await results.wait(taskID: id, subscriber: subscriber, reader: reader, timeout: timeout)
                 await subscriber.close()
             } else {
-                reading = try await ResultWatcher.fetch(taskID: id, on: reader)
+                reading = try await results.fetch(taskID: id, on: reader)
             }
             await reader.close()
             try ResultOutput.finish(reading, json: json)

@@ -1,7 +1,7 @@
 import ArgumentParser
-import Beat
 import Foundation
 import JobQueue
+import JobQueueRedis
 
 /// How `oauthq result` and `oauthq enqueue --wait` print a result, and the exit status it maps to.
 ///
@@ -24,7 +24,7 @@ enum ResultOutput {
 
     /// Prints `reading` on stdout: the stored JSON with `json` (Celery's own record, or the `PENDING` record
     /// Celery reports for an unknown id), else a few human lines.
-    static func print(_ reading: ResultWatcher.Reading, json: Bool) {
+    static func print(_ reading: RedisResultBackend.Reading, json: Bool) {
         if json {
             let bytes = reading.raw ?? reading.result.encoded()
             Swift.print(String(decoding: bytes, as: UTF8.self))
@@ -55,7 +55,7 @@ enum ResultOutput {
     }
 
     /// Prints and exits with the state's status (returns normally for `SUCCESS`).
-    static func finish(_ reading: ResultWatcher.Reading, json: Bool) throws {
+    static func finish(_ reading: RedisResultBackend.Reading, json: Bool) throws {
         print(reading, json: json)
         let code = exitCode(for: reading.result.state)
         if code != 0 { throw ExitCode(code) }

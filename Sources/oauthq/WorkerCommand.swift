@@ -3,6 +3,7 @@ import Foundation
 import JobQueue
 import JobQueueRedis
 import Logging
+import MaintenanceTasks
 import OAuthMaintenance
 import Observability
 import Redis

@@ -1,6 +1,7 @@
 import Beat
 import Foundation
 import JobQueue
+import JobQueueRedis
 import Redis
 import TestSupport
 import Testing

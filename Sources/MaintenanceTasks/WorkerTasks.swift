@@ -1,13 +1,19 @@
 import Foundation
 import JobQueue
-import JobQueueRedis
-import Logging
+public import JobQueueRedis
+public import Logging
 import OAuthMaintenance
 import Postgres
 
 /// The worker's tasks — `ping`, `cleartokens`, `createapplication`, `clearcimdapplications` — as
 /// ``JobHandler``s, with one lazily opened PostgreSQL connection per slot.
-struct WorkerTasks: Sendable {
+///
+/// Build it once per worker (``init(concurrency:databaseURL:environment:metrics:logger:stateWriter:settingOverrides:notice:)``
+/// reads DOT's settings from `environment` and fails at start on one that does not parse), then register
+/// ``handlers``. Each handler binds the message's `args`/`kwargs` as Python would, runs the job on its slot's
+/// connection, and throws a ``JobError`` saying what the worker should do with a failure (a PostgreSQL error is
+/// mapped by ``JobError/init(postgres:)``).
+public struct WorkerTasks: Sendable {
     /// Environment values for `cleartokens` (DOT's names); task kwargs override them.
     let clearTokensDefaults: [String: String]
     /// DOT's settings for `createapplication`, read from the environment at start.
@@ -25,11 +31,21 @@ struct WorkerTasks: Sendable {
     /// Whether task kwargs may override DOT settings (within ``ClearTokensSettings/OverrideBounds``).
     let settingOverrides: Bool
 
-    init(
+    /// - Parameters:
+    ///   - concurrency: the worker's slots (one database connection each, opened on first use).
+    ///   - databaseURL: the PostgreSQL URL; nil: the database tasks fail with `ImproperlyConfigured`.
+    ///   - environment: DOT's settings by their names (`CLEAR_EXPIRED_TOKENS_BATCH_SIZE`, swapped models, …).
+    ///   - metrics: counts dropped connections.
+    ///   - logger: progress lines and schema-check notices.
+    ///   - stateWriter: writes `STARTED`/`PROGRESS` of the maintenance tasks.
+    ///   - settingOverrides: whether task kwargs may override DOT settings.
+    ///   - notice: where refused tasks are shown (`oauthq status`).
+    /// - Throws: ``WorkerTasksConfigurationError`` for a setting that does not parse.
+    public init(
         concurrency: Int, databaseURL: String?, environment: [String: String], metrics: WorkerMetrics? = nil,
         logger: Logger? = nil, stateWriter: TaskStateWriter? = nil, settingOverrides: Bool = true,
         notice: WorkerNotice? = nil
-    ) throws {
+    ) throws(WorkerTasksConfigurationError) {
         self.logger = logger
         self.stateWriter = stateWriter
         self.settingOverrides = settingOverrides
@@ -41,25 +57,33 @@ struct WorkerTasks: Sendable {
         do {
             _ = try ClearTokensSettings(values: defaults)
         } catch {
-            throw CommandFailure(exitCode: 1, "ImproperlyConfigured: \(error.description)")
+            throw WorkerTasksConfigurationError(.clearTokensSettings, error.description)
         }
         clearTokensDefaults = defaults
         do {
             createApplicationSettings = try CreateApplicationSettings(environment: environment)
         } catch {
-            throw CommandFailure(exitCode: 1, error.description)
+            throw WorkerTasksConfigurationError(.createApplicationSettings, error.description)
         }
-        tables = try TableOptions.tables(environment: environment)
+        var tableSettings: [String: String] = [:]
+        for key in DOTTables.Key.allCases {
+            tableSettings[key.rawValue] = environment[key.rawValue]
+        }
+        do {
+            tables = try DOTTables(settings: tableSettings)
+        } catch {
+            throw WorkerTasksConfigurationError(.swappedModels, error.description)
+        }
         let schema = SchemaGate(tables: tables, logger: logger, notice: notice)
         self.schema = schema
         databases = (0..<min(max(1, concurrency), 4096)).map { _ in WorkerDatabase(url: databaseURL, metrics: metrics, schema: schema) }
     }
 
-    /// The handlers by task name.
     /// The names of the tasks in ``handlers``.
-    static let taskNames = ["ping", ClearTokensJob.jobName, CreateApplicationJob.jobName, ClearCIMDApplicationsJob.jobName]
+    public static let taskNames = ["ping", ClearTokensJob.jobName, CreateApplicationJob.jobName, ClearCIMDApplicationsJob.jobName]
 
-    var handlers: [String: JobHandler] {
+    /// The handlers by task name.
+    public var handlers: [String: JobHandler] {
         [
             "ping": { invocation in try Self.ping(invocation) },
             ClearTokensJob.jobName: { invocation in try await self.clearTokens(invocation) },
@@ -70,7 +94,7 @@ struct WorkerTasks: Sendable {
 
     /// Opens the first slot's connection, which checks the schema (and logs any drift) before the
     /// first task. An unreachable database is only a warning here: tasks retry it.
-    func checkSchemaAtStart(logger: Logger) async {
+    public func checkSchemaAtStart(logger: Logger) async {
         guard let database = databases.first else { return }
         do {
             _ = try await database.connection()
@@ -130,7 +154,7 @@ struct WorkerTasks: Sendable {
         if let violation = settings.overrideViolation(overridden: overridden) {
             throw JobError(.invalidArguments, exception: .init(type: "ValueError", module: "builtins", messages: [.string(violation)]))
         }
-        let database = databases[invocation.slot]
+        let database = try self.database(for: invocation)
         do {
             let connection = try await database.connection()
             try await schema.admit(ClearTokensJob.jobName)
@@ -189,7 +213,7 @@ struct WorkerTasks: Sendable {
             skipAuthorization: try arguments.bool("skip_authorization", default: false),
             algorithm: try arguments.string("algorithm")
         )
-        let database = databases[invocation.slot]
+        let database = try self.database(for: invocation)
         let result: CreateApplicationResult
         do {
             let connection = try await database.connection()
@@ -230,6 +254,16 @@ struct WorkerTasks: Sendable {
 
     // MARK: - Helpers
 
+    /// The invocation's slot's database. A slot beyond the ones this value was built for is a failure, not a
+    /// trap (the worker never sends one; another caller might).
+    func database(for invocation: JobInvocation) throws(JobError) -> WorkerDatabase {
+        guard databases.indices.contains(invocation.slot) else {
+            throw JobError.failure(
+                type: "RuntimeError", messages: [.string("slot \(invocation.slot) has no database connection (slots: \(databases.count))")])
+        }
+        return databases[invocation.slot]
+    }
+
     /// Runs a maintenance task with its progress going to the result backend (`STARTED`, then `PROGRESS`
     /// at most once a second) and to the log (a line every 10 s per running step).
     func tracking<T: Sendable>(
@@ -260,59 +294,5 @@ struct WorkerTasks: Sendable {
     static func json(_ value: some Encodable) throws -> JSONValue {
         let data = try JSONEncoder().encode(value)
         return try JSONValue.parse(Array(data)).get()
-    }
-}
-
-/// A slot's PostgreSQL connection, opened on first use and dropped after a connection-level error (the next
-/// task reconnects). Used by one slot at a time.
-actor WorkerDatabase {
-    private let url: String?
-    private let metrics: WorkerMetrics?
-    private let schema: SchemaGate?
-    private var open: PostgresConnection?
-
-    init(url: String?, metrics: WorkerMetrics? = nil, schema: SchemaGate? = nil) {
-        self.url = url
-        self.metrics = metrics
-        self.schema = schema
-    }
-
-    func connection() async throws -> PostgresConnection {
-        if let open, await open.isConnected { return open }
-        guard let url else {
-            throw JobError.failure(
-                type: "ImproperlyConfigured", module: "django.core.exceptions",
-                messages: ["the worker has no database: start it with --database-url or DATABASE_URL"]
-            )
-        }
-        let connection = try await PostgresConnection.connect(PostgresConfiguration(url: url))
-        try await schema?.check(on: connection)  // on start and on every reconnect
-        open = connection
-        return connection
-    }
-
-    /// A connection of its own (for a parallel walk's extra slices; the caller closes it).
-    func extraConnection() async throws -> PostgresConnection {
-        guard let url else { return try await connection() }
-        return try await PostgresConnection.connect(PostgresConfiguration(url: url))
-    }
-
-    /// Maps a database error to a retry (transient: lost connection, serialization failure, deadlock) or a
-    /// failure, dropping the connection when it is no longer usable.
-    func classify(_ error: PostgresError) async -> any Error {
-        if error.code == .cancelled { return error }
-        if let open, await !open.isConnected {
-            self.open = nil
-        }
-        if error.code == .connectionLost || error.code == .connectionFailed || error.code == .timeout {
-            metrics?.connectionError(.postgresql)
-            await open?.close()
-            open = nil
-        }
-        let exception = CeleryResult.ExceptionInfo(
-            type: error.isTransient ? "OperationalError" : "DatabaseError", module: "django.db.utils",
-            messages: [.string(error.description)]
-        )
-        return JobError(error.isTransient ? .transient : .failure, exception: exception)
     }
 }

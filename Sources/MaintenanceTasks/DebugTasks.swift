@@ -1,6 +1,6 @@
 import JobQueue
-import JobQueueRedis
-import Logging
+public import JobQueueRedis
+public import Logging
 
 #if canImport(Glibc)
 import Glibc
@@ -16,14 +16,14 @@ import Glibc
 /// S seconds (0 to ``maximumSeconds``; cancellable, so time limits and shutdown apply) and returns
 /// `{"slept": S}`. A task with a duration is what kills and shutdowns must hit in flight; `ping` finishes in
 /// microseconds.
-enum DebugTasks {
-    static let sleepTaskName = "oauthq.sleep"
-    static let crashTaskName = "oauthq.crash"
+public enum DebugTasks {
+    public static let sleepTaskName = "oauthq.sleep"
+    public static let crashTaskName = "oauthq.crash"
     /// The longest sleep a message may ask for.
-    static let maximumSeconds = 600.0
+    public static let maximumSeconds = 600.0
 
     /// The handlers by task name.
-    static func handlers(logger: Logger) -> [String: JobHandler] {
+    public static func handlers(logger: Logger) -> [String: JobHandler] {
         [
             sleepTaskName: { invocation in try await sleep(invocation, logger: logger) },
             crashTaskName: { invocation in try crash(invocation, logger: logger) },

@@ -34,7 +34,7 @@ extension WorkerTasks {
         } catch {
             throw JobError.failure(type: "CommandError", module: "django.core.management.base", messages: [.string(error.description)])
         }
-        let database = databases[invocation.slot]
+        let database = try self.database(for: invocation)
         do {
             let connection = try await database.connection()
             try await schema.admit(name)

@@ -2,14 +2,14 @@
 import Glibc
 #endif
 import Foundation
-import OAuthMaintenance
+public import OAuthMaintenance
 import Synchronization
 
 /// Progress of the running maintenance steps, for people. On a terminal: one live line on stderr,
 /// redrawn at most every ``drawInterval`` (about twice a second), which the step's summary line then
 /// replaces. Elsewhere (logs, the worker): one line per running step every ``logInterval``, never one
 /// per batch. Fed after every batch; rate-limited here, so a batch costs a clock read and a lock.
-final class ProgressReporter: Sendable {
+public final class ProgressReporter: Sendable {
     private struct Step {
         var started: ContinuousClock.Instant
         var lastLine: ContinuousClock.Instant
@@ -21,29 +21,29 @@ final class ProgressReporter: Sendable {
         var liveLineShown = false
     }
 
-    let isTerminal: Bool
-    let drawInterval: Duration
-    let logInterval: Duration
+    public let isTerminal: Bool
+    public let drawInterval: Duration
+    public let logInterval: Duration
     private let output: @Sendable (String) -> Void
     private let state = Mutex(State())
 
     /// - Parameters:
-    ///   - isTerminal: draw a live line (stderr is a terminal) or log periodic lines.
-    ///   - output: where periodic lines go (the CLI's stderr, the worker's logger).
-    init(
-        isTerminal: Bool = isatty(STDERR_FILENO) != 0,
+    ///   - isTerminal: draw a live line or log periodic lines (nil: draw when stderr is a terminal).
+    ///   - output: where periodic lines go (nil: stderr, one line each; the worker passes its logger).
+    public init(
+        isTerminal: Bool? = nil,
         drawInterval: Duration = .milliseconds(500),
         logInterval: Duration = .seconds(10),
-        output: @escaping @Sendable (String) -> Void = { Console.info($0) }
+        output: (@Sendable (String) -> Void)? = nil
     ) {
-        self.isTerminal = isTerminal
+        self.isTerminal = isTerminal ?? (isatty(STDERR_FILENO) != 0)
         self.drawInterval = drawInterval
         self.logInterval = logInterval
-        self.output = output
+        self.output = output ?? { line in FileHandle.standardError.write(Data("\(line)\n".utf8)) }
     }
 
     /// A batch finished.
-    func update(_ progress: MaintenanceProgress) {
+    public func update(_ progress: MaintenanceProgress) {
         let now = ContinuousClock.now
         let line: String? = state.withLock { state in
             var step = state.steps[progress.step] ?? Step(started: now, lastLine: now)
@@ -62,7 +62,7 @@ final class ProgressReporter: Sendable {
     }
 
     /// A step ended: its summary line (replacing the live line on a terminal).
-    func finish(_ step: String, summary: String) {
+    public func finish(_ step: String, summary: String) {
         let clear = state.withLock { state -> Bool in
             state.steps = state.steps.filter { !$0.key.split(separator: ",").contains(Substring(step)) }
             defer { state.liveLineShown = false }
@@ -72,7 +72,7 @@ final class ProgressReporter: Sendable {
     }
 
     /// The run ended without a summary line of its own on stderr: clear the live line, if one is shown.
-    func finishLiveLine() {
+    public func finishLiveLine() {
         let clear = state.withLock { state -> Bool in
             state.steps = [:]
             defer { state.liveLineShown = false }
@@ -90,7 +90,7 @@ final class ProgressReporter: Sendable {
     }
 
     /// `expired_access_tokens: 120000 deleted, 12 batches, 40000 rows/s, 37% of ids, ETA 5 s`.
-    static func describe(_ progress: MaintenanceProgress, elapsed: Duration) -> String {
+    public static func describe(_ progress: MaintenanceProgress, elapsed: Duration) -> String {
         let seconds = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 0.001)
         let rate = Int(Double(progress.deleted) / seconds)
         let percent = Int((progress.fraction * 100).rounded(.down))
