@@ -3,7 +3,7 @@
 # (--jobs 1 with and without --no-progress), on one seeded database cloned for each run, in one run.
 # Not part of the test suite.
 #
-#   scripts/bench-cleartokens-jobs.sh [UNITS] [ROUNDS]   (default 1000000 units: tests/reference/seed.py;
+#   scripts/bench-cleartokens-jobs.sh [UNITS] [ROUNDS]   (default 1000000 units: harness/reference/seed.py;
 #                                                         ROUNDS rounds of all five runs, default 1)
 #
 # Settings: REFRESH_TOKEN_EXPIRE_SECONDS=86400, batch size 10000, one frozen `now`; every run must end

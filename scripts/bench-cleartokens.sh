@@ -3,7 +3,7 @@
 # floor, on one seeded database cloned for each, in one run. Not part of the test suite.
 #
 #   scripts/bench-cleartokens.sh [UNITS]      (default 1000000 access tokens, each with its mix of
-#                                              refresh tokens, ID tokens and grants: tests/reference/seed.py)
+#                                              refresh tokens, ID tokens and grants: harness/reference/seed.py)
 #
 # Settings: REFRESH_TOKEN_EXPIRE_SECONDS=86400 (all six steps have work), batch size 10000, one frozen
 # `now` shared by every run so all must end with identical tables (checked); the first round also runs
@@ -74,7 +74,7 @@ rows_left() {
 round() { # suffix, now
     local r="$1" now="$2"
     export REFRESH_TOKEN_EXPIRE_SECONDS=$EXPIRE CLEAR_EXPIRED_TOKENS_BATCH_SIZE=$BATCH
-    run "dot$r" env DATABASE_URL="$(url_for bench_ct_dot)" "$PY" tests/reference/cleartokens_at.py --now "$now"
+    run "dot$r" env DATABASE_URL="$(url_for bench_ct_dot)" "$PY" harness/reference/cleartokens_at.py --now "$now"
     run "oauthq$r" "$OAUTHQ" cleartokens --database-url "$(url_for bench_ct_oauthq)" --now "$now"
     run "floor$r" psql "$(url_for bench_ct_floor)" -qc "CALL oauthq_bench_floor('$now'::timestamptz, '$now'::timestamptz,
         '$now'::timestamptz - interval '$EXPIRE seconds', $BATCH)"

@@ -287,7 +287,7 @@ struct CeleryToolsTests {
 struct FlowerTests {
     static func get(_ path: String, port: Int) async throws -> Any? {
         let output = try await ProcessRunner.output(
-            RepositoryPaths.venvPython, [RepositoryPaths.root.appendingPathComponent("tests/interop/flower_get.py").path, "http://127.0.0.1:\(port)\(path)"]
+            RepositoryPaths.venvPython, [RepositoryPaths.root.appendingPathComponent("harness/interop/flower_get.py").path, "http://127.0.0.1:\(port)\(path)"]
         )
         guard output.status == 0 else { return nil }
         return try? JSONSerialization.jsonObject(with: Data(output.stdout.utf8))
@@ -312,7 +312,7 @@ struct FlowerTests {
         environment["REDIS_URL"] = url
         environment["RESULT_BACKEND"] = nil
         environment["FLOWER_UNAUTHENTICATED_API"] = "true"
-        environment["PYTHONPATH"] = RepositoryPaths.root.appendingPathComponent("tests/interop").path
+        environment["PYTHONPATH"] = RepositoryPaths.root.appendingPathComponent("harness/interop").path
         flower.environment = environment
         flower.standardOutput = FileHandle.nullDevice
         flower.standardError = FileHandle.nullDevice

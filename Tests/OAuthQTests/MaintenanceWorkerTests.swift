@@ -64,7 +64,7 @@ struct MaintenanceWorkerTests {
     static func call(_ calls: [[String: Any]]) async throws -> [[String: Any]] {
         let input = String(decoding: try JSONSerialization.data(withJSONObject: calls), as: UTF8.self)
         let output = try await ProcessRunner.output(
-            RepositoryPaths.venvPython, [RepositoryPaths.root.appendingPathComponent("tests/interop/client.py").path],
+            RepositoryPaths.venvPython, [RepositoryPaths.root.appendingPathComponent("harness/interop/client.py").path],
             environment: ["REDIS_URL": TestEnvironment.redisURL], removing: ["RESULT_BACKEND"], input: input
         )
         try #require(output.status == 0, "client failed: \(output.stderr)")

@@ -327,7 +327,7 @@ def _postgres(h, size, cluster):
         raise ChaosError("migrate failed: " + err.strip())
     now = dt.datetime.now(dt.timezone.utc).isoformat()
     t_seed = time.monotonic()
-    subprocess.run([str(h.root / ".venv/bin/python"), str(h.root / "tests/reference/seed.py"), "--count", str(units),
+    subprocess.run([str(h.root / ".venv/bin/python"), str(h.root / "harness/reference/seed.py"), "--count", str(units),
                     "--seed", "42", "--now", now, "--database-url", cluster.url("chaos_tpl")],
                    check=True, stdout=subprocess.DEVNULL, timeout=3600)
     with psycopg.connect(cluster.url("chaos_tpl"), autocommit=True) as conn:
@@ -643,7 +643,7 @@ def _security(h, size, figures, db_url, database, password_url):
     if status != 0:
         raise ChaosError("migrate failed: " + err.strip())
     # Tokens: seeded units whose token strings are then made random, as real ones are.
-    subprocess.run([str(h.root / ".venv/bin/python"), str(h.root / "tests/reference/seed.py"), "--count", "300",
+    subprocess.run([str(h.root / ".venv/bin/python"), str(h.root / "harness/reference/seed.py"), "--count", "300",
                     "--seed", "5", "--database-url", db_url], check=True, stdout=subprocess.DEVNULL, timeout=600)
     with psycopg.connect(db_url, autocommit=True) as conn:
         for table, column in (("accesstoken", "token"), ("refreshtoken", "token"), ("grant", "code")):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Run DOT 3.4.1's own `manage.py clearcimdapplications` with django.utils.timezone.now frozen at --now.
 
-    DATABASE_URL=postgres://... .venv/bin/python tests/reference/clearcimdapplications_at.py \\
+    DATABASE_URL=postgres://... .venv/bin/python harness/reference/clearcimdapplications_at.py \\
         --now 2026-11-30T01:56:34.908906+00:00 [--batch-size N]
 
 The differential test runs this and oauthq with the same instant, so rows exactly at `now` are

@@ -2,7 +2,7 @@
 """Run DOT 3.4.1's own `manage.py cleartokens` with django.utils.timezone.now frozen at --now.
 
     DATABASE_URL=postgres://... [REFRESH_TOKEN_EXPIRE_SECONDS=...] .venv/bin/python \\
-        tests/reference/cleartokens_at.py --now 2026-11-30T01:56:34.908906+00:00
+        harness/reference/cleartokens_at.py --now 2026-11-30T01:56:34.908906+00:00
 
 The differential test runs this and oauthq with the same instant, so rows exactly at a cutoff are
 compared too. Everything else (settings from the environment, stderr warning, exit status) is the

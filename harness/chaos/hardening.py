@@ -109,7 +109,7 @@ def _pause(h, size, cluster):
     if status != 0:
         raise ChaosError("migrate failed: " + err.strip())
     now = dt.datetime.now(dt.timezone.utc).isoformat()
-    subprocess.run([str(h.root / ".venv/bin/python"), str(h.root / "tests/reference/seed.py"), "--count", str(units),
+    subprocess.run([str(h.root / ".venv/bin/python"), str(h.root / "harness/reference/seed.py"), "--count", str(units),
                     "--seed", "43", "--now", now, "--database-url", cluster.url("pause_tpl")],
                    check=True, stdout=subprocess.DEVNULL, timeout=3600)
     admin.execute("CREATE DATABASE pause_dot TEMPLATE pause_tpl")
@@ -158,7 +158,7 @@ def _pause(h, size, cluster):
 
     dot_env = dict(env, DATABASE_URL=cluster.url("pause_dot"), REFRESH_TOKEN_EXPIRE_SECONDS="86400",
                    CLEAR_EXPIRED_TOKENS_BATCH_SIZE=str(batch))
-    completed = subprocess.run([str(h.root / ".venv/bin/python"), str(h.root / "tests/reference/cleartokens_at.py"),
+    completed = subprocess.run([str(h.root / ".venv/bin/python"), str(h.root / "harness/reference/cleartokens_at.py"),
                                 "--now", str(run_now)], env=dot_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                timeout=3600)
     if completed.returncode != 0:
