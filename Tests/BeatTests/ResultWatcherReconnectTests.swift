@@ -17,7 +17,7 @@ struct ResultWatcherReconnectTests {
     func serverRestartsDuringWait() async throws {
         let certificates = try TestCertificates.make()
         defer { certificates.remove() }
-        let server = try TLSRedisServer(certificates: certificates)
+        let server = try RedisTestServer(.init(certificates: certificates))
         try server.start()
         defer { server.stop() }
         let configuration = try RedisConfiguration(url: server.url(), connectTimeout: .seconds(2), commandTimeout: .seconds(5))
@@ -47,7 +47,7 @@ struct ResultWatcherReconnectTests {
     func noReconnect() async throws {
         let certificates = try TestCertificates.make()
         defer { certificates.remove() }
-        let server = try TLSRedisServer(certificates: certificates)
+        let server = try RedisTestServer(.init(certificates: certificates))
         try server.start()
         defer { server.stop() }
         let configuration = try RedisConfiguration(url: server.url())

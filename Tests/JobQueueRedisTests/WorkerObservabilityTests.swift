@@ -211,7 +211,7 @@ struct WorkerObservabilityTests {
 
     @Test("celery inspect ping and celery status list the worker (pidbox), also after Redis restarts; the binding is removed at exit")
     func inspectPing() async throws {
-        let redis = try OwnRedisServer()
+        let redis = try RedisTestServer(.init(durable: true))
         try redis.start()
         defer { redis.stop() }
         // Database 5: the pub/sub channels carry it (/5.celery.pidbox).
@@ -266,7 +266,7 @@ struct WorkerObservabilityTests {
 
     @Test("a Celery events monitor sees worker-online, heartbeats every 2 s with the worker alive, then worker-offline")
     func events() async throws {
-        let redis = try OwnRedisServer()
+        let redis = try RedisTestServer(.init(durable: true))
         try redis.start()
         defer { redis.stop() }
         let url = "redis://127.0.0.1:\(redis.port)/2"
