@@ -19,16 +19,8 @@ EXPIRE=86400
 BATCH=10000
 
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
-scripts/python-env.sh
-eval "$(scripts/services.sh up)"
-# Release build with the Swift runtime linked statically: fewer shared-library pages, so a smaller
-# RSS (measured: 24 MiB against 29 MiB dynamically linked) and a faster start.
-swift build -c release --product oauthq --static-swift-stdlib --scratch-path .build-static 2>&1 | tail -1
-OAUTHQ="$ROOT/.build-static/release/oauthq"
-PY="$ROOT/.venv/bin/python"
-NOW="$(date -u +%Y-%m-%dT%H:%M:%S.123456+00:00)"
-ADMIN="$DATABASE_URL"
 source scripts/bench/lib.sh
+bench_setup
 
 TPL=bench_ct_tpl
 seed_template $TPL "$UNITS" "$NOW"
@@ -55,15 +47,6 @@ run() { # key, command...
     echo "   ${SECS[$key]} s, peak RSS $((${RSS[$key]} / 1024)) MiB" >&2
 }
 
-fingerprint() {
-    psql "$(url_for "$1")" -qAt -c "SELECT md5(string_agg(t, '|')) FROM (
-      SELECT (SELECT md5(coalesce(string_agg(id || ':' || coalesce(source_refresh_token_id::text, '') || ':' ||
-              coalesce(id_token_id::text, ''), ',' ORDER BY id), '')) FROM oauth2_provider_accesstoken) AS t
-      UNION ALL SELECT (SELECT md5(coalesce(string_agg(id || ':' || coalesce(access_token_id::text, ''), ',' ORDER BY id), ''))
-              FROM oauth2_provider_refreshtoken)
-      UNION ALL SELECT (SELECT md5(coalesce(string_agg(id::text, ',' ORDER BY id), '')) FROM oauth2_provider_idtoken)
-      UNION ALL SELECT (SELECT md5(coalesce(string_agg(id::text, ',' ORDER BY id), '')) FROM oauth2_provider_grant)) s"
-}
 rows_left() {
     psql "$(url_for "$1")" -qAt -c "SELECT (SELECT count(*) FROM oauth2_provider_accesstoken) +
       (SELECT count(*) FROM oauth2_provider_refreshtoken) + (SELECT count(*) FROM oauth2_provider_idtoken) +

@@ -6,32 +6,13 @@
 
 The differential test runs this and oauthq with the same instant, so rows exactly at a cutoff are
 compared too. Everything else (settings from the environment, stderr warning, exit status) is the
-unmodified management command.
+unmodified management command (frozen_now.py).
 """
 import argparse
-import datetime as dt
-import os
-import sys
 
-
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--now", required=True)
-    args = parser.parse_args()
-    now = dt.datetime.fromisoformat(args.now)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=dt.timezone.utc)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "refproject.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.utils import timezone
-
-    timezone.now = lambda: now  # clear_expired() reads timezone.now() once
-    call_command("cleartokens")
-
+from frozen_now import run_command_at
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--now", required=True)
+    run_command_at(parser.parse_args().now, ["cleartokens"])
