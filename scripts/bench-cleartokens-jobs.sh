@@ -18,7 +18,8 @@ EXPIRE=86400
 BATCH=10000
 
 source scripts/bench/lib.sh
-bench_setup   # OAUTHQ=path/to/oauthq skips the release build
+bench_env
+bench_build   # OAUTHQ=path/to/oauthq skips the release build
 
 TPL=bench_jobs_tpl
 seed_template $TPL "$UNITS" "$NOW"

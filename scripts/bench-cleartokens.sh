@@ -20,7 +20,8 @@ BATCH=10000
 
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
 source scripts/bench/lib.sh
-bench_setup
+bench_env
+bench_build
 
 TPL=bench_ct_tpl
 seed_template $TPL "$UNITS" "$NOW"

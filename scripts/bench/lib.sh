@@ -1,20 +1,24 @@
 # Shared by the cleartokens benchmark scripts (sourced from the repository root, after `set -euo pipefail`
 # and ROOT set to that root): setup, helpers and the fingerprint every run must match.
 
-# bench_setup: the venv, the local services (exports DATABASE_URL), and oauthq as a release build with the
-# Swift runtime linked statically: fewer shared-library pages, so a smaller RSS (measured: 24 MiB against
-# 29 MiB dynamically linked) and a faster start. OAUTHQ=path/to/oauthq skips the build (e.g. a debug build
-# for a quick indication). Sets OAUTHQ, PY (the venv's python), NOW (one frozen instant) and ADMIN.
-bench_setup() {
+# bench_env: the venv and the local services (exports DATABASE_URL); sets PY (the venv's python), NOW (one
+# frozen instant) and ADMIN.
+bench_env() {
     scripts/python-env.sh
     eval "$(scripts/services.sh up)"
+    PY="$ROOT/.venv/bin/python"
+    NOW="$(date -u +%Y-%m-%dT%H:%M:%S.123456+00:00)"
+    ADMIN="$DATABASE_URL"
+}
+
+# bench_build: sets OAUTHQ to a release build with the Swift runtime linked statically: fewer shared-library
+# pages, so a smaller RSS (measured: 24 MiB against 29 MiB dynamically linked) and a faster start.
+# OAUTHQ=path/to/oauthq set by the caller skips the build (e.g. a debug build for a quick indication).
+bench_build() {
     if [ -z "${OAUTHQ:-}" ]; then
         swift build -c release --product oauthq --static-swift-stdlib --scratch-path .build-static 2>&1 | tail -1
         OAUTHQ="$ROOT/.build-static/release/oauthq"
     fi
-    PY="$ROOT/.venv/bin/python"
-    NOW="$(date -u +%Y-%m-%dT%H:%M:%S.123456+00:00)"
-    ADMIN="$DATABASE_URL"
 }
 
 url_for() { echo "${ADMIN%/*}/$1"; }
