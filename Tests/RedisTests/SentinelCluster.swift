@@ -1,6 +1,10 @@
 import Foundation
 import TestSupport
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One master, one replica and one sentinel of the test's own (three ``RedisTestServer``s). The sentinel
 /// declares the master down after 1 s and fails over.
 final class SentinelCluster: Sendable {
@@ -17,7 +21,8 @@ final class SentinelCluster: Sendable {
 
     /// With certificates, every server listens on TLS only, replication included.
     init(sentinelPassword: String? = nil, certificates: TestCertificates? = nil) throws {
-        master = try RedisTestServer(.init(certificates: certificates))
+        let master = try RedisTestServer(.init(certificates: certificates))
+        self.master = master
         replica = try RedisTestServer(.init(certificates: certificates, replicaOf: master.port))
         sentinel = try RedisTestServer(
             .init(password: sentinelPassword, certificates: certificates, sentinel: .init(masterName: Self.masterName, masterPort: master.port))
