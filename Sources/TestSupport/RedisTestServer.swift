@@ -8,8 +8,8 @@ import Glibc
 /// passwords and ACL users, TLS (``Options/certificates``), a replica (``Options/replicaOf``), a sentinel
 /// (``Options/sentinel``), an append-only file that survives a SIGKILL (``Options/durable``).
 ///
-/// ``start(timeout:)`` returns once the server answers PING (asked with `redis-cli`, the system's own client,
-/// so the fixture does not test oauthq's client with itself). Call ``stop()`` at the end.
+/// ``start(timeout:)`` returns once the server answers PING (on a raw socket, or over TLS with `redis-cli`, the
+/// system's own client: the fixture does not test oauthq's client with itself). Call ``stop()`` at the end.
 public final class RedisTestServer: @unchecked Sendable {
     // @unchecked Sendable: `process` is only touched by start/kill/pause/resume/stop, which a test calls in
     // sequence; everything else is immutable.
@@ -185,9 +185,24 @@ public final class RedisTestServer: @unchecked Sendable {
         return (try? ProcessRunner.run(Self.client, argv + arguments))?.stdout
     }
 
-    /// True once PING gets PONG (not an error such as LOADING).
+    /// True once PING gets PONG (not an error such as LOADING; with a password, NOAUTH will do). Plain TCP: one
+    /// PING written on a raw socket; TLS: once the port accepts connections, `redis-cli --tls PING`.
     private func answersPing() -> Bool {
-        cli(["PING"])?.trimmingCharacters(in: .whitespacesAndNewlines) == "PONG"
+        guard options.certificates == nil else {
+            return TCPProbe.isListening(host: "127.0.0.1", port: port)
+                && cli(["PING"])?.trimmingCharacters(in: .whitespacesAndNewlines) == "PONG"
+        }
+        guard let fd = TCPProbe.connected(host: "127.0.0.1", port: port) else { return false }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)  // a server that accepts but never answers is not ready
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let request = Array("PING\r\n".utf8)
+        guard write(fd, request, request.count) == request.count else { return false }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = read(fd, &buffer, buffer.count)
+        guard count > 0 else { return false }
+        let reply = String(decoding: buffer[0..<count], as: UTF8.self)
+        return reply.hasPrefix("+PONG") || (options.password != nil && reply.hasPrefix("-NOAUTH"))
     }
 
     private func logTail() -> String {
