@@ -14,12 +14,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 UNITS="${1:-200000}"
-scripts/python-env.sh
-eval "$(scripts/services.sh up)"
-PY="$ROOT/.venv/bin/python"
-NOW="$(date -u +%Y-%m-%dT%H:%M:%S.123456+00:00)"
-ADMIN="$DATABASE_URL"
 source scripts/bench/lib.sh
+bench_env
 TPL=bench_bd_tpl
 seed_template $TPL "$UNITS" "$NOW"
 declare -A SECS

@@ -3,7 +3,7 @@
 # (--jobs 1 with and without --no-progress), on one seeded database cloned for each run, in one run.
 # Not part of the test suite.
 #
-#   scripts/bench-cleartokens-jobs.sh [UNITS] [ROUNDS]   (default 1000000 units: tests/reference/seed.py;
+#   scripts/bench-cleartokens-jobs.sh [UNITS] [ROUNDS]   (default 1000000 units: harness/reference/seed.py;
 #                                                         ROUNDS rounds of all five runs, default 1)
 #
 # Settings: REFRESH_TOKEN_EXPIRE_SECONDS=86400, batch size 10000, one frozen `now`; every run must end
@@ -17,29 +17,12 @@ ROUNDS="${2:-1}"
 EXPIRE=86400
 BATCH=10000
 
-scripts/python-env.sh
-eval "$(scripts/services.sh up)"
-# OAUTHQ=path/to/oauthq skips the release build (e.g. a debug build for a quick indication).
-if [ -z "${OAUTHQ:-}" ]; then
-    swift build -c release --product oauthq --static-swift-stdlib --scratch-path .build-static 2>&1 | tail -1
-    OAUTHQ="$ROOT/.build-static/release/oauthq"
-fi
-PY="$ROOT/.venv/bin/python"
-NOW="$(date -u +%Y-%m-%dT%H:%M:%S.123456+00:00)"
-ADMIN="$DATABASE_URL"
 source scripts/bench/lib.sh
+bench_env
+bench_build   # OAUTHQ=path/to/oauthq skips the release build
 
 TPL=bench_jobs_tpl
 seed_template $TPL "$UNITS" "$NOW"
-fingerprint() {
-    psql "$(url_for "$1")" -qAt -c "SELECT md5(string_agg(t, '|')) FROM (
-      SELECT (SELECT md5(coalesce(string_agg(id || ':' || coalesce(source_refresh_token_id::text, '') || ':' ||
-              coalesce(id_token_id::text, ''), ',' ORDER BY id), '')) FROM oauth2_provider_accesstoken) AS t
-      UNION ALL SELECT (SELECT md5(coalesce(string_agg(id || ':' || coalesce(access_token_id::text, ''), ',' ORDER BY id), ''))
-              FROM oauth2_provider_refreshtoken)
-      UNION ALL SELECT (SELECT md5(coalesce(string_agg(id::text, ',' ORDER BY id), '')) FROM oauth2_provider_idtoken)
-      UNION ALL SELECT (SELECT md5(coalesce(string_agg(id::text, ',' ORDER BY id), '')) FROM oauth2_provider_grant)) s"
-}
 
 RUNS=(j1 j2 j4 j1_noprogress)
 declare -A ARGS=([j1]="--jobs 1" [j2]="--jobs 2" [j4]="--jobs 4" [j1_noprogress]="--jobs 1 --no-progress")

@@ -3,7 +3,7 @@
 # floor, on one seeded database cloned for each, in one run. Not part of the test suite.
 #
 #   scripts/bench-cleartokens.sh [UNITS]      (default 1000000 access tokens, each with its mix of
-#                                              refresh tokens, ID tokens and grants: tests/reference/seed.py)
+#                                              refresh tokens, ID tokens and grants: harness/reference/seed.py)
 #
 # Every timed run starts after a CHECKPOINT (untimed). Settings: REFRESH_TOKEN_EXPIRE_SECONDS=86400 (all six steps have work), batch size 10000, one frozen
 # `now` shared by every run so all must end with identical tables (checked); the first round also runs
@@ -19,16 +19,9 @@ EXPIRE=86400
 BATCH=10000
 
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
-scripts/python-env.sh
-eval "$(scripts/services.sh up)"
-# Release build with the Swift runtime linked statically: fewer shared-library pages, so a smaller
-# RSS (measured: 24 MiB against 29 MiB dynamically linked) and a faster start.
-swift build -c release --product oauthq --static-swift-stdlib --scratch-path .build-static 2>&1 | tail -1
-OAUTHQ="$ROOT/.build-static/release/oauthq"
-PY="$ROOT/.venv/bin/python"
-NOW="$(date -u +%Y-%m-%dT%H:%M:%S.123456+00:00)"
-ADMIN="$DATABASE_URL"
 source scripts/bench/lib.sh
+bench_env
+bench_build
 
 TPL=bench_ct_tpl
 seed_template $TPL "$UNITS" "$NOW"
@@ -58,15 +51,6 @@ run() { # key, command...
     echo "   ${SECS[$key]} s, peak RSS $((${RSS[$key]} / 1024)) MiB" >&2
 }
 
-fingerprint() {
-    psql "$(url_for "$1")" -qAt -c "SELECT md5(string_agg(t, '|')) FROM (
-      SELECT (SELECT md5(coalesce(string_agg(id || ':' || coalesce(source_refresh_token_id::text, '') || ':' ||
-              coalesce(id_token_id::text, ''), ',' ORDER BY id), '')) FROM oauth2_provider_accesstoken) AS t
-      UNION ALL SELECT (SELECT md5(coalesce(string_agg(id || ':' || coalesce(access_token_id::text, ''), ',' ORDER BY id), ''))
-              FROM oauth2_provider_refreshtoken)
-      UNION ALL SELECT (SELECT md5(coalesce(string_agg(id::text, ',' ORDER BY id), '')) FROM oauth2_provider_idtoken)
-      UNION ALL SELECT (SELECT md5(coalesce(string_agg(id::text, ',' ORDER BY id), '')) FROM oauth2_provider_grant)) s"
-}
 rows_left() {
     psql "$(url_for "$1")" -qAt -c "SELECT (SELECT count(*) FROM oauth2_provider_accesstoken) +
       (SELECT count(*) FROM oauth2_provider_refreshtoken) + (SELECT count(*) FROM oauth2_provider_idtoken) +
@@ -77,7 +61,7 @@ rows_left() {
 round() { # suffix, now
     local r="$1" now="$2"
     export REFRESH_TOKEN_EXPIRE_SECONDS=$EXPIRE CLEAR_EXPIRED_TOKENS_BATCH_SIZE=$BATCH
-    run "dot$r" env DATABASE_URL="$(url_for bench_ct_dot)" "$PY" tests/reference/cleartokens_at.py --now "$now"
+    run "dot$r" env DATABASE_URL="$(url_for bench_ct_dot)" "$PY" harness/reference/cleartokens_at.py --now "$now"
     run "oauthq$r" "$OAUTHQ" cleartokens --database-url "$(url_for bench_ct_oauthq)" --now "$now"
     run "floor$r" psql "$(url_for bench_ct_floor)" -qc "CALL oauthq_bench_floor('$now'::timestamptz, '$now'::timestamptz,
         '$now'::timestamptz - interval '$EXPIRE seconds', $BATCH)"

@@ -81,15 +81,15 @@ rss_kb() {
 run_one() {
     local name="$1"; shift
     local queue="bench_$name"
-    "$python" tests/interop/bench.py enqueue "$queue" "$count" "$work/$name.ids"
+    "$python" harness/interop/bench.py enqueue "$queue" "$count" "$work/$name.ids"
     local start; start="$(now)"
-    (cd tests/interop && exec "$@" -Q "$queue" >"$work/$name.log" 2>&1) &
+    (cd harness/interop && exec "$@" -Q "$queue" >"$work/$name.log" 2>&1) &
     worker_pid=$!
-    local drain; drain="$("$python" tests/interop/bench.py wait "$work/$name.ids" 600)"
+    local drain; drain="$("$python" harness/interop/bench.py wait "$work/$name.ids" 600)"
     local wall; wall="$(awk -v a="$(now)" -v b="$start" 'BEGIN { printf "%.3f", a - b }')"
     sleep 3
     local rss; rss="$(rss_kb "$worker_pid")"
-    local lat; lat="$("$python" tests/interop/bench.py latency "$queue" "$latency_count")"
+    local lat; lat="$("$python" harness/interop/bench.py latency "$queue" "$latency_count")"
     kill -TERM "$worker_pid" 2>/dev/null || true
     for _ in $(seq 200); do kill -0 "$worker_pid" 2>/dev/null || break; sleep 0.05; done
     pkill -KILL -P "$worker_pid" 2>/dev/null || true

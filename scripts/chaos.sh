@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The chaos and security suite: attacks running oauthq workers and beats on this machine and prints a table of
-# figures (tests/chaos/: the scenarios, driven through the real Celery 5.7 client and psycopg from .venv/).
+# figures (harness/chaos/: the scenarios, driven through the real Celery 5.7 client and psycopg from .venv/).
 #
 #   scripts/chaos.sh [--small] [--fuzz-seconds N] [--keep] [SCENARIO ...]
 #
 # Scenarios (default: all, in this order): killstorm redis postgres poison pill pause warm beat security sentinel tls.
 #   pill: oauthq.crash among ordinary tasks kills 3 workers, then is dead-lettered (WorkerLost); pause: a worker
-#   SIGSTOPped 8 s in the middle of cleartokens while another is up (tests/chaos/hardening.py); sentinel and tls:
-#   managed Redis (tests/chaos/managed_redis.py).
+#   SIGSTOPped 8 s in the middle of cleartokens while another is up (harness/chaos/hardening.py); sentinel and tls:
+#   managed Redis (harness/chaos/managed_redis.py).
 #   --small          the size scripts/test.sh runs (about 3 minutes); default: the full size of issue 7
 #                    (about 30 minutes, including 10 minutes of scripts/fuzz-envelope.sh)
 #   --fuzz-seconds N run the envelope fuzzer for N seconds in `poison` (full: 600, small: 0)
@@ -33,7 +33,7 @@ if [ -z "${OAUTHQ_BIN:-}" ]; then
 fi
 
 # The harness stops what it started on exit, SIGINT or SIGTERM; forward our signals to it (by its pid).
-.venv/bin/python tests/chaos/chaos.py "$@" &
+.venv/bin/python harness/chaos/chaos.py "$@" &
 harness=$!
 trap 'kill -TERM "$harness" 2>/dev/null || true' INT TERM
 status=0

@@ -1,4 +1,4 @@
-// Generated from tests/reference/dot-schema.sql (pg_dump --schema-only of a database migrated by
+// Generated from harness/reference/dot-schema.sql (pg_dump --schema-only of a database migrated by
 // Django 5.2 + django-oauth-toolkit 3.4.1), with the `public.` qualifier dropped so the tables land in the
 // current schema. Do not edit by hand: regenerate from the reference dump.
 

@@ -8,7 +8,7 @@ public enum PythonReference {
         TestEnvironment.isCI || FileManager.default.isExecutableFile(atPath: RepositoryPaths.venvPython.path)
     }
 
-    /// Runs `tests/reference/<script>` with the venv's Python.
+    /// Runs `harness/reference/<script>` with the venv's Python.
     public static func run(
         _ script: String,
         _ arguments: [String] = [],

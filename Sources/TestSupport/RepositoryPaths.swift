@@ -12,9 +12,9 @@ public enum RepositoryPaths {
         return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     }()
 
-    /// `tests/reference/<name>`.
+    /// `harness/reference/<name>`.
     public static func reference(_ name: String) -> URL {
-        root.appendingPathComponent("tests/reference").appendingPathComponent(name)
+        root.appendingPathComponent("harness/reference").appendingPathComponent(name)
     }
 
     /// The `oauthq` executable of the current build (the same configuration as the tests).

@@ -51,21 +51,9 @@ public enum TestEnvironment {
     /// A TCP port on 127.0.0.1 that nothing listens on right now (bound to port 0, then released), for
     /// a private server a test starts.
     public static func freeLoopbackPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EMFILE) }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw POSIXError(.EADDRINUSE) }
-        return Int(UInt16(bigEndian: address.sin_port))
+        let (fd, port) = try TCPProbe.boundLoopbackSocket(listening: false)
+        close(fd)
+        return port
     }
 
     static func env(_ name: String) -> String? {
@@ -78,9 +66,30 @@ public enum TestEnvironment {
     }
 }
 
-/// A plain TCP connect, used only to decide whether a local server is up.
-/// Plain TCP connections to loopback servers, for readiness checks.
+/// Plain TCP sockets on loopback: connections for readiness checks, and ephemeral ports for servers a test starts.
 public enum TCPProbe {
+    /// A socket bound to `127.0.0.1:0` (listening, if asked: backlog 16) and the port the kernel gave it; the
+    /// caller closes the descriptor.
+    static func boundLoopbackSocket(listening: Bool) throws -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && (!listening || listen(fd, 16) == 0) && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else {
+            close(fd)
+            throw POSIXError(.EADDRINUSE)
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
     public static func isListening(host: String, port: Int) -> Bool {
         guard let fd = connected(host: host, port: port) else { return false }
         close(fd)

@@ -161,7 +161,7 @@ struct BeatProcessTests {
         beat.kill(SIGINT)
         #expect(await beat.waitForExit() == 0)
         let output = try await ProcessRunner.output(
-            venv, [RepositoryPaths.root.appendingPathComponent("tests/interop/enqueue_consume.py").path, queue, "1", "60"],
+            venv, [RepositoryPaths.root.appendingPathComponent("harness/interop/enqueue_consume.py").path, queue, "1", "60"],
             environment: ["REDIS_URL": TestEnvironment.redisURL])
         #expect(output.status == 0, "\(output.stderr)")
         let record = try #require(try JSONValue.parse(String(output.stdout.split(separator: "\n").first ?? "")).get().objectValue)

@@ -81,7 +81,13 @@ struct BeatRedisTests {
         // Expiry: a short-lived lock that is not renewed frees itself, and a late renewal must not resurrect it.
         let short = BeatLock(key: key, token: "s", ttlMilliseconds: 200)
         #expect(try await short.acquire(on: redis))
-        try await Task.sleep(for: .milliseconds(500))
+        var expired = false
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !expired && ContinuousClock.now < deadline {
+            expired = try await redis.command("EXISTS", key).int == 0
+            if !expired { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(expired, "the 200 ms lock did not expire")
         #expect(try await !short.renew(on: redis))
         #expect(try await b.acquire(on: redis))
         try await short.release(on: redis)

@@ -2,6 +2,7 @@ import Foundation
 import JobQueue
 import JobQueueRedis
 import Redis
+import Synchronization
 import Testing
 import TestSupport
 
@@ -98,7 +99,7 @@ struct CeleryToolsTests {
 
     @Test("celery inspect active|reserved|scheduled|registered|stats|query_task and control revoke|terminate|cancel_consumer|add_consumer|shutdown")
     func inspectAndControl() async throws {
-        let redis = try OwnRedisServer()
+        let redis = try RedisTestServer(.init(durable: true))
         try redis.start()
         defer { redis.stop() }
         let url = "redis://127.0.0.1:\(redis.port)/3"
@@ -167,7 +168,13 @@ struct CeleryToolsTests {
         let queues = try await Self.celeryReply(["inspect", "active_queues"], host: host, redisURL: url) as? [Any]
         #expect(queues?.isEmpty == true)
         let waiting = try await Self.publish("ping", queue: "celery", on: connection)
-        try await Task.sleep(for: .milliseconds(800))
+        // A fetch after that publish, seen through a queue the worker does consume: a ping there runs, the message
+        // in the cancelled queue stays.
+        let probeQueue = TestEnvironment.uniqueName("probe")
+        let probeConsumer = try await Self.celeryReply(["control", "add_consumer", probeQueue], host: host, redisURL: url) as? [String: Any]
+        #expect(probeConsumer?["ok"] as? String == "add consumer \(probeQueue)")
+        let probe = try await Self.publish("ping", queue: probeQueue, on: connection)
+        #expect(try await eventually(timeout: .seconds(10)) { try await Self.result(probe, on: connection)?.state == .success })
         #expect(try await connection.command("LLEN", "celery").int == 1, "a message was taken from a cancelled queue")
         #expect(try await Self.result(waiting, on: connection) == nil)
         let add = try await Self.celeryReply(["control", "add_consumer", "celery"], host: host, redisURL: url) as? [String: Any]
@@ -203,15 +210,16 @@ struct CeleryToolsTests {
             }
             for worker in workers { try await worker.waitUntilReady() }
             let producer = try await RedisConnection.connect(RedisConfiguration(url: url))
-            let stream = Task { () -> [String] in
-                var ids: [String] = []
+            let published = PublishedIDs()
+            let stream = Task {
                 while !Task.isCancelled {
-                    ids.append((try? await Self.publish("ping", queue: scope.queue, on: producer)) ?? "")
-                    try? await Task.sleep(for: .milliseconds(10))
+                    if let id = try? await Self.publish("ping", queue: scope.queue, on: producer) { published.append(id) }
+                    try? await Task.sleep(for: .milliseconds(10))  // the stream's pace: about 100 tasks a second
                 }
-                return ids.filter { !$0.isEmpty }
             }
-            try await Task.sleep(for: .milliseconds(500))
+            // Under way: the workers have run part of the stream before the pause.
+            let flowing = try await eventually { try await resultStates(published.all, on: scope.connection).count >= 20 }
+            #expect(flowing, "the workers ran nothing of the stream")
             let pause = try await Self.oauthq(["queues", "pause", scope.queue, "--key-prefix", scope.prefix], redisURL: url)
             #expect(pause.status == 0, "\(pause.stderr)")
             #expect(pause.stdout.contains("2 of 2 live worker(s) confirmed"), "\(pause.stdout)")
@@ -231,9 +239,12 @@ struct CeleryToolsTests {
 
             let resume = try await Self.oauthq(["queues", "resume", scope.queue, "--key-prefix", scope.prefix], redisURL: url)
             #expect(resume.status == 0, "\(resume.stderr)")
-            try await Task.sleep(for: .milliseconds(300))
+            // The stream goes on after the resume (20 more tasks), and those must run too.
+            let resumedAt = published.all.count
+            #expect(try await eventually { published.all.count >= resumedAt + 20 })
             stream.cancel()
-            let ids = await stream.value
+            await stream.value
+            let ids = published.all
             var states: [String: CeleryResult] = [:]
             let done = try await eventually(timeout: .seconds(30)) {
                 states = try await resultStates(ids, on: scope.connection)
@@ -258,7 +269,7 @@ struct CeleryToolsTests {
 
     @Test("/healthz: 200 while Redis is up and the heartbeat fresh, 503 with a reason when Redis goes away")
     func health() async throws {
-        let redis = try OwnRedisServer()
+        let redis = try RedisTestServer(.init(durable: true))
         try redis.start()
         defer { redis.stop() }
         let port = try TestEnvironment.freeLoopbackPort()
@@ -287,7 +298,7 @@ struct CeleryToolsTests {
 struct FlowerTests {
     static func get(_ path: String, port: Int) async throws -> Any? {
         let output = try await ProcessRunner.output(
-            RepositoryPaths.venvPython, [RepositoryPaths.root.appendingPathComponent("tests/interop/flower_get.py").path, "http://127.0.0.1:\(port)\(path)"]
+            RepositoryPaths.venvPython, [RepositoryPaths.root.appendingPathComponent("harness/interop/flower_get.py").path, "http://127.0.0.1:\(port)\(path)"]
         )
         guard output.status == 0 else { return nil }
         return try? JSONSerialization.jsonObject(with: Data(output.stdout.utf8))
@@ -295,7 +306,7 @@ struct FlowerTests {
 
     @Test("Flower lists the worker with stats, registered tasks and active queues, and every task with its final state")
     func flower() async throws {
-        let redis = try OwnRedisServer()
+        let redis = try RedisTestServer(.init(durable: true))
         try redis.start()
         defer { redis.stop() }
         let url = "redis://127.0.0.1:\(redis.port)/4"
@@ -312,7 +323,7 @@ struct FlowerTests {
         environment["REDIS_URL"] = url
         environment["RESULT_BACKEND"] = nil
         environment["FLOWER_UNAUTHENTICATED_API"] = "true"
-        environment["PYTHONPATH"] = RepositoryPaths.root.appendingPathComponent("tests/interop").path
+        environment["PYTHONPATH"] = RepositoryPaths.root.appendingPathComponent("harness/interop").path
         flower.environment = environment
         flower.standardOutput = FileHandle.nullDevice
         flower.standardError = FileHandle.nullDevice
@@ -355,4 +366,12 @@ struct FlowerTests {
         worker.send(SIGTERM)
         #expect(await worker.waitForExit() == 0)
     }
+}
+
+/// The ids a producer task has published so far, readable while it goes on.
+final class PublishedIDs: Sendable {
+    private let ids = Mutex<[String]>([])
+
+    func append(_ id: String) { ids.withLock { $0.append(id) } }
+    var all: [String] { ids.withLock { $0 } }
 }

@@ -10,7 +10,7 @@ import Testing
 /// and restarted on the same port (so the reconnect also runs the TLS handshake again).
 @Suite(
     "RedisResultBackend.wait reconnects",
-    .enabled(if: TestEnvironment.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server"))
+    .enabled(if: RedisTestServer.isAvailable)
 )
 struct RedisResultBackendReconnectTests {
     /// Waits (at most 10 s) until the server has answered a `GET`: the wait's first read, after which it
@@ -30,7 +30,7 @@ struct RedisResultBackendReconnectTests {
     func serverRestartsDuringWait() async throws {
         let certificates = try TestCertificates.make()
         defer { certificates.remove() }
-        let server = try TLSRedisServer(certificates: certificates)
+        let server = try RedisTestServer(.init(certificates: certificates))
         try server.start()
         defer { server.stop() }
         let configuration = try RedisConfiguration(url: server.url(), connectTimeout: .seconds(2), commandTimeout: .seconds(5))
@@ -57,7 +57,7 @@ struct RedisResultBackendReconnectTests {
     func noReconnect() async throws {
         let certificates = try TestCertificates.make()
         defer { certificates.remove() }
-        let server = try TLSRedisServer(certificates: certificates)
+        let server = try RedisTestServer(.init(certificates: certificates))
         try server.start()
         defer { server.stop() }
         let configuration = try RedisConfiguration(url: server.url())

@@ -6,7 +6,7 @@ import Redis
 import Testing
 import TestSupport
 
-/// The real Celery 5.7 client (`.venv`, tests/interop/client.py) against `oauthq worker`: `send_task` of each
+/// The real Celery 5.7 client (`.venv`, harness/interop/client.py) against `oauthq worker`: `send_task` of each
 /// task, `AsyncResult.get()`. Under CI a missing venv fails these tests instead of skipping them.
 @Suite(
     "oauthq worker with Celery 5.7's client",
@@ -21,7 +21,7 @@ struct WorkerInteropTests {
         }
         let output = try await ProcessRunner.output(
             RepositoryPaths.venvPython,
-            [RepositoryPaths.root.appendingPathComponent("tests/interop/client.py").path],
+            [RepositoryPaths.root.appendingPathComponent("harness/interop/client.py").path],
             environment: ["REDIS_URL": broker],
             removing: ["RESULT_BACKEND"],
             input: JSONValue.array(calls).jsonString

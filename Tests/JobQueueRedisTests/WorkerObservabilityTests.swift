@@ -204,14 +204,14 @@ struct WorkerObservabilityTests {
     static func celery(_ arguments: [String], redisURL: String) async throws -> ProcessOutput {
         try await ProcessRunner.output(
             RepositoryPaths.venvPython, ["-m", "celery", "-A", "celery_app"] + arguments,
-            environment: ["REDIS_URL": redisURL, "PYTHONPATH": RepositoryPaths.root.appendingPathComponent("tests/interop").path],
+            environment: ["REDIS_URL": redisURL, "PYTHONPATH": RepositoryPaths.root.appendingPathComponent("harness/interop").path],
             removing: ["RESULT_BACKEND"]
         )
     }
 
     @Test("celery inspect ping and celery status list the worker (pidbox), also after Redis restarts; the binding is removed at exit")
     func inspectPing() async throws {
-        let redis = try OwnRedisServer()
+        let redis = try RedisTestServer(.init(durable: true))
         try redis.start()
         defer { redis.stop() }
         // Database 5: the pub/sub channels carry it (/5.celery.pidbox).
@@ -266,12 +266,12 @@ struct WorkerObservabilityTests {
 
     @Test("a Celery events monitor sees worker-online, heartbeats every 2 s with the worker alive, then worker-offline")
     func events() async throws {
-        let redis = try OwnRedisServer()
+        let redis = try RedisTestServer(.init(durable: true))
         try redis.start()
         defer { redis.stop() }
         let url = "redis://127.0.0.1:\(redis.port)/2"
         let host = TestEnvironment.uniqueName("oauthq") + "@events"
-        let monitor = try PythonMonitor(script: "tests/interop/events.py", arguments: [host, "40"], redisURL: url)
+        let monitor = try PythonMonitor(script: "harness/interop/events.py", arguments: [host, "40"], redisURL: url)
         try await monitor.waitFor("listening")
 
         let worker = try WorkerProcess(["-Q", "celery", "-c", "1", "-n", host], environment: ["REDIS_URL": url])
@@ -326,7 +326,7 @@ final class MetricsPortHolder {
     deinit { close(fd) }
 }
 
-/// A Python helper from tests/interop running in the background, its stdout in a temporary file.
+/// A Python helper from harness/interop running in the background, its stdout in a temporary file.
 final class PythonMonitor: @unchecked Sendable {
     // @unchecked Sendable: `process` is started in init, then only polled.
     private let process = Process()

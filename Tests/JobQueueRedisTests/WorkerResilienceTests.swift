@@ -28,6 +28,19 @@ struct WorkerResilienceTests {
         )
     }
 
+    /// Waits (bounded) until a session of `database` waits on a lock: a cleartokens run is in the middle of its
+    /// first statement, not just fetched.
+    static func waitForLockWaiter(_ database: TemporaryDatabase) async throws -> Bool {
+        let observer = try await database.connect()
+        let waiting = try await eventually {
+            try await observer.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).rows.first?.decode(Int.self, column: 0) ?? 0 > 0
+        }
+        await observer.close()
+        return waiting
+    }
+
     static func redis(_ url: String = TestEnvironment.redisURL) async throws -> RedisConnection {
         try await RedisConnection.connect(RedisConfiguration(url: url))
     }
@@ -55,14 +68,7 @@ struct WorkerResilienceTests {
             }
             #expect(inFlight)
             // Running, not just fetched: its statement waits on the table lock (seen from another session).
-            let observer = try await database.connect()
-            let waiting = try await eventually {
-                try await observer.query(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                ).rows.first?.decode(Int.self, column: 0) ?? 0 > 0
-            }
-            #expect(waiting)
-            await observer.close()
+            #expect(try await Self.waitForLockWaiter(database))
             await first.killHard()
             let killed = ContinuousClock.now
             try await setup.execute("COMMIT")  // the dead worker's backend finishes and goes away
@@ -132,9 +138,9 @@ struct WorkerResilienceTests {
             try await worker.waitUntilReady()
             let clear = try await scope.publish("cleartokens")
             #expect(try await eventually { try await scope.length(scope.queue) == 0 })
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await Self.waitForLockWaiter(database), "cleartokens is running, blocked on the lock")
             worker.send(SIGTERM)
-            try await Task.sleep(for: .milliseconds(500))
+            #expect(await worker.waitForLog("warm shutdown", timeout: .seconds(10)), "\(worker.log)")
             #expect(worker.isRunning, "the first signal waits for the running task")
             worker.send(SIGTERM)
             #expect(await worker.waitForExit(timeout: .seconds(10)) == 0, "\(worker.log)")
@@ -147,10 +153,10 @@ struct WorkerResilienceTests {
 
     @Test("Redis restarted mid-stream: the worker reconnects and goes on")
     func redisRestart() async throws {
-        let server = try OwnRedisServer()
+        let server = try RedisTestServer(.init(durable: true))
         try server.start()
         defer { server.stop() }
-        let url = server.url
+        let url = server.url()
         let connection = try await Self.redis(url)
         let queue = TestEnvironment.uniqueName("restart")
         let worker = try WorkerProcess(["-Q", queue, "-c", "2", "--result-expires", "600"], environment: ["REDIS_URL": url])
@@ -166,7 +172,8 @@ struct WorkerResilienceTests {
         #expect(try await eventually { try await resultStates(ids, on: connection).count == 200 })
 
         server.kill()
-        try await Task.sleep(for: .milliseconds(700))
+        // Down until the worker has noticed (a slot's Redis error), then back on the same port with its data.
+        #expect(await worker.waitForLog("Redis error", timeout: .seconds(15)), "\(worker.log)")
         try server.start()
         let again = try await Self.redis(url)
         try await enqueue(200, on: again)
@@ -237,72 +244,5 @@ struct WorkerResilienceTests {
         worker.send(SIGTERM)
         #expect(await worker.waitForExit() == 0)
         await scope.cleanup()
-    }
-}
-
-/// A redis-server of the test's own on a free loopback port, with an append-only file (fsync always) so a
-/// SIGKILL loses nothing, restartable on the same port and directory. Stopped with SIGKILL.
-final class OwnRedisServer: @unchecked Sendable {
-    // @unchecked Sendable: `process` is only touched by start()/kill()/stop(), which a test calls in sequence.
-    let port: Int
-    let directory: URL
-    private var process: Process?
-
-    var url: String { "redis://127.0.0.1:\(port)/0" }
-
-    init() throws {
-        port = try Self.freeLoopbackPort()
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("oauthq-redis-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    func start() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
-        process.arguments = [
-            "--bind", "127.0.0.1", "--port", String(port), "--dir", directory.path,
-            "--pidfile", directory.appendingPathComponent("redis.pid").path,
-            "--logfile", directory.appendingPathComponent("redis.log").path,
-            "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no",
-        ]
-        try process.run()
-        self.process = process
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
-            if let probe = try? RedisProbe.ping(port: port), probe { return }
-            usleep(20_000)
-        }
-        throw WorkerProcessError(message: "redis-server did not start")
-    }
-
-    /// SIGKILL (a child of a test thread may have SIGTERM blocked), then wait.
-    func kill() {
-        if let process, process.isRunning {
-            _ = Glibc.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        process = nil
-    }
-
-    func stop() {
-        kill()
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    static func freeLoopbackPort() throws -> Int {
-        try TestEnvironment.freeLoopbackPort()
-    }
-}
-
-/// A blocking PING over a raw socket: true once the server answers +PONG (not LOADING).
-enum RedisProbe {
-    static func ping(port: Int) throws -> Bool {
-        guard let fd = TCPProbe.connected(host: "127.0.0.1", port: port) else { return false }
-        defer { close(fd) }
-        let request = Array("PING\r\n".utf8)
-        guard write(fd, request, request.count) == request.count else { return false }
-        var buffer = [UInt8](repeating: 0, count: 64)
-        let count = read(fd, &buffer, buffer.count)
-        return count > 0 && String(decoding: buffer[0..<count], as: UTF8.self).hasPrefix("+PONG")
     }
 }

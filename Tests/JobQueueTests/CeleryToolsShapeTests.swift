@@ -4,7 +4,7 @@ import Testing
 
 /// oauthq's replies to Celery's remote-control requests and its task events have the shapes a real Celery 5.7
 /// worker sends (keys, JSON types, nesting), compared with replies and events captured from one
-/// (`tests/interop/capture/capture_celery.py` wrote `captures/`). Values naturally differ.
+/// (`harness/interop/capture/capture_celery.py` wrote `captures/`). Values naturally differ.
 @Suite("Celery tools: inspect replies and task events in Celery 5.7's shapes")
 struct CeleryToolsShapeTests {
     static let captures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("captures")

@@ -134,7 +134,7 @@ struct ClearTokensDifferentialTests {
         try? await dot.drop(); try? await ours.drop(); try? await indexed.drop(); try? await parallel.drop()
     }
 
-    @Test("the §2.7 scenarios end exactly as DOT's table says")
+    @Test("the reference scenario rows (docs/dot-compatibility.md#the-reference-scenario) end exactly as DOT leaves them")
     func scenarioOutcomes() async throws {
         try await TemporaryDatabase.with(prefix: "ct_sc") { database in
             let connection = try await database.connect()

@@ -276,7 +276,7 @@ struct CreateApplicationJobTests {
         }
     }
 
-    @Test("every observed DOT run (§3.5 and more): same output; failures write nothing")
+    @Test("every recorded DOT createapplication run (DOTObservation): same output; failures write nothing")
     func observations() async throws {
         try await Self.withDatabase { connection in
             let job = CreateApplicationJob(settings: Self.fast)

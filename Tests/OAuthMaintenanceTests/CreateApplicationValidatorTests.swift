@@ -43,13 +43,13 @@ struct CreateApplicationValidatorTests {
 
     // MARK: - DOT 3.4.1's observed output (expected strings copied from real `manage.py createapplication` runs)
 
-    @Test("§3.5 duplicate client id")
+    @Test("a duplicate client id is refused with DOT's message")
     func duplicateClientID() async throws {
         let out = try await Self.lines(.init(clientType: "confidential", authorizationGrantType: "password", clientID: "fixed-client-id-1"))
         #expect(out == [Self.header, " - client_id: ['Application with this Client ID already exists.']"])
     }
 
-    @Test("§3.5 invalid choices")
+    @Test("an invalid client type or grant type is refused with DOT's choice messages")
     func invalidChoices() async throws {
         let out = try await Self.lines(.init(clientType: "foo", authorizationGrantType: "bar"))
         #expect(out == [
@@ -59,27 +59,27 @@ struct CreateApplicationValidatorTests {
         ])
     }
 
-    @Test("§3.5 authorization-code without redirect URIs")
+    @Test("authorization-code without redirect URIs is refused as DOT refuses it")
     func missingRedirectURIs() async throws {
         let out = try await Self.lines(.init(clientType: "confidential", authorizationGrantType: "authorization-code"))
         #expect(out == [Self.header, " - redirect_uris: ['redirect_uris cannot be empty with grant_type authorization-code']"])
     }
 
-    @Test("§3.5 unknown user id")
+    @Test("an unknown user id is refused with DOT's not-a-valid-choice message")
     func unknownUser() async throws {
         let out = try await Self.lines(
             .init(clientType: "confidential", authorizationGrantType: "authorization-code", user: "999", redirectURIs: "https://a.example/cb"))
         #expect(out == [Self.header, " - user: ['user instance with id 999 is not a valid choice.']"])
     }
 
-    @Test("§3.5 username instead of id")
+    @Test("a username instead of a user id is refused as DOT refuses it")
     func nonIntegerUser() async throws {
         let out = try await Self.lines(
             .init(clientType: "confidential", authorizationGrantType: "authorization-code", user: "alice", redirectURIs: "https://a.example/cb"))
         #expect(out == [Self.header, " - user: ['“alice” value must be an integer.']"])
     }
 
-    @Test("§3.5 redirect URI rules")
+    @Test("redirect URIs: scheme, fragment, host and wildcard rules give DOT's messages")
     func redirectURIRules() async throws {
         let out = try await Self.lines(
             .init(
@@ -93,7 +93,7 @@ struct CreateApplicationValidatorTests {
         ])
     }
 
-    @Test("§3.5 HS256 with hashing on: the 260-character message on hash_client_secret")
+    @Test("HS256 with hashing on is refused with DOT's 260-character message on hash_client_secret")
     func hs256Hashed() async throws {
         let out = try await Self.lines(
             .init(clientType: "confidential", authorizationGrantType: "authorization-code", redirectURIs: "https://a.example/cb", algorithm: "HS256"))
@@ -103,7 +103,7 @@ struct CreateApplicationValidatorTests {
         #expect(CreateApplicationValidator.hs256HashedSecretMessage.contains("set hash_client_secret=False"))
     }
 
-    @Test("§3.5 blank positional arguments")
+    @Test("blank positional arguments are refused with DOT's blank-field messages")
     func blank() async throws {
         let out = try await Self.lines(.init(clientType: "", authorizationGrantType: ""))
         #expect(out == [
@@ -113,7 +113,7 @@ struct CreateApplicationValidatorTests {
         ])
     }
 
-    @Test("§3.5 several fields: field checks first, then clean()")
+    @Test("errors in several fields: field checks first, then clean(), in DOT's order")
     func severalFields() async throws {
         let out = try await Self.lines(
             .init(
@@ -129,7 +129,7 @@ struct CreateApplicationValidatorTests {
         ])
     }
 
-    @Test("§3.5 success with name and a generated secret")
+    @Test("success with a name and a generated secret prints DOT's lines")
     func successNamed() async throws {
         let out = try await Self.lines(
             .init(
@@ -141,7 +141,7 @@ struct CreateApplicationValidatorTests {
         #expect(out[1].dropFirst("client_secret: ".count).count == 128)
     }
 
-    @Test("§3.5 success without name shows the generated client id; public clients get a secret too")
+    @Test("success without a name shows the generated client id; public clients get a secret too")
     func successPublic() async throws {
         let out = try await Self.lines(.init(clientType: "public", authorizationGrantType: "client-credentials"))
         #expect(out.count == 2)
@@ -150,7 +150,7 @@ struct CreateApplicationValidatorTests {
         #expect(out[1].count == "client_secret: ".count + 128)
     }
 
-    @Test("§3.5 success with given id and secret prints one line")
+    @Test("success with a given id and secret prints one line")
     func successGivenSecret() async throws {
         let out = try await Self.lines(
             .init(

@@ -1,4 +1,4 @@
-// Generated from real DOT 3.4.1 runs (tests/reference venv, Python 3.11.7, Django 5.2.19):
+// Generated from real DOT 3.4.1 runs (harness/reference venv, Python 3.11.7, Django 5.2.19):
 // `call_command("createapplication", ...)` stdout on a database where auth_user id 1 and client_id
 // "oauthq-seed-app" exist. Successful runs print random values, so only their shape is kept.
 @testable import OAuthMaintenance

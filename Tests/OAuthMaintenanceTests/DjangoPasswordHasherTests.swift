@@ -28,7 +28,7 @@ struct DjangoPasswordHasherTests {
             encoded: "pbkdf2_sha256$1000$abcdefghijklmnopqrstuv$BlUr8cp2iCsmEV6Q2heh9veDkCnyzpdSKsbkoCXvrcA="),
     ]
 
-    @Test("spec §4.4 vectors encode, verify, and refuse secret+x", arguments: vectors)
+    @Test("Django make_password vectors: encode gives the same string, verify accepts it, secret+x is refused", arguments: vectors)
     func vector(_ vector: Vector) throws {
         let hasher = DjangoPasswordHasher()
         #expect(try hasher.encode(vector.secret, salt: vector.salt, iterations: vector.iterations) == vector.encoded)
@@ -36,7 +36,7 @@ struct DjangoPasswordHasherTests {
         #expect(!hasher.verify(vector.secret + "x", encoded: vector.encoded))
     }
 
-    @Test("vector 3's secret is the NFC UTF-8 the spec gives")
+    @Test("vector 3's secret is the NFC UTF-8 bytes given to make_password")
     func unicodeVectorBytes() {
         let hex = Self.vectors[2].secret.utf8.map { String($0, radix: 16, uppercase: false) }
             .map { $0.count == 1 ? "0" + $0 : $0 }.joined()

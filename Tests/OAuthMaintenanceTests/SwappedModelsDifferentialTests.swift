@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 
 /// The three maintenance commands on a project that swaps all five of DOT's models (each with an extra
-/// column) and the user model (`tests/reference/swapproject`, migrated by Django itself): oauthq, told
+/// column) and the user model (`harness/reference/swapproject`, migrated by Django itself): oauthq, told
 /// the tables through DOT's setting names (`app_label.Model`, and `db_table:NAME` for the grant model
 /// whose `Meta.db_table` is explicit), must leave exactly the rows DOT leaves and print what DOT prints.
 @Suite(

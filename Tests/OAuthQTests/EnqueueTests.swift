@@ -35,9 +35,9 @@ func cleanUp(_ queue: String, redis: RedisConnection) async throws {
     for key in priorityLists(queue) + ["_kombu.binding." + queue] { _ = try await redis.command("DEL", key) }
 }
 
-/// Runs `tests/interop/enqueue_consume.py QUEUE COUNT` (a Celery 5.7 worker) and returns what each task got.
+/// Runs `harness/interop/enqueue_consume.py QUEUE COUNT` (a Celery 5.7 worker) and returns what each task got.
 func consumeWithCelery(queue: String, count: Int, timeout: Int = 90) async throws -> (ProcessOutput, [JSONObject]) {
-    let script = RepositoryPaths.root.appendingPathComponent("tests/interop/enqueue_consume.py").path
+    let script = RepositoryPaths.root.appendingPathComponent("harness/interop/enqueue_consume.py").path
     let output = try await ProcessRunner.output(
         RepositoryPaths.venvPython, [script, queue, String(count), String(timeout)],
         environment: ["REDIS_URL": TestEnvironment.redisURL])

@@ -17,84 +17,47 @@ import Glibc
     .timeLimit(.minutes(5))
 )
 struct MaintenanceWorkerTests {
-    /// `oauthq worker -c 1 -Q queue` against `database`, its output in a file.
-    final class Worker: @unchecked Sendable {
-        // @unchecked Sendable: the process is started in init and afterwards only signalled and polled.
-        let process = Process()
-        let logURL = FileManager.default.temporaryDirectory.appendingPathComponent("oauthq-mw-\(UUID().uuidString.prefix(8)).log")
-
-        init(queue: String, database: String, environment: [String: String] = [:]) throws {
-            _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
-            let log = try FileHandle(forWritingTo: logURL)
-            process.executableURL = RepositoryPaths.oauthqBinary
-            process.arguments = ["worker", "-c", "1", "-Q", queue, "--key-prefix", queue]
-            var merged = ProcessInfo.processInfo.environment
-            merged["REDIS_URL"] = TestEnvironment.redisURL
-            merged["DATABASE_URL"] = database
-            merged["RESULT_BACKEND"] = nil
-            merged.merge(environment) { $1 }
-            process.environment = merged
-            process.standardOutput = log
-            process.standardError = log
-            try process.run()
-            try? log.close()
-        }
-
-        var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
-
-        func waitUntilReady() async throws {
-            let deadline = ContinuousClock.now + .seconds(30)
-            while !log.contains(" ready: ") {
-                try #require(process.isRunning, "worker exited early: \(log)")
-                try #require(ContinuousClock.now < deadline, "worker not ready in time: \(log)")
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
-
-        func stop() async {
-            if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-            let deadline = ContinuousClock.now + .seconds(20)
-            while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            try? FileManager.default.removeItem(at: logURL)
-        }
-    }
-
     /// Sends `calls` with Celery's client and returns each outcome.
     static func call(_ calls: [[String: Any]]) async throws -> [[String: Any]] {
         let input = String(decoding: try JSONSerialization.data(withJSONObject: calls), as: UTF8.self)
         let output = try await ProcessRunner.output(
-            RepositoryPaths.venvPython, [RepositoryPaths.root.appendingPathComponent("tests/interop/client.py").path],
+            RepositoryPaths.venvPython, [RepositoryPaths.root.appendingPathComponent("harness/interop/client.py").path],
             environment: ["REDIS_URL": TestEnvironment.redisURL], removing: ["RESULT_BACKEND"], input: input
         )
         try #require(output.status == 0, "client failed: \(output.stderr)")
         return try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [[String: Any]])
     }
 
-    static func seed(_ database: TemporaryDatabase) async throws {
-        let connection = try await database.connect()
-        try await DOTSchema.migrate(on: connection)
-        try await connection.execute(
-            """
-            INSERT INTO oauth2_provider_application (client_id, redirect_uris, client_type, authorization_grant_type,
-                client_secret, name, user_id, skip_authorization, created, updated, algorithm, post_logout_redirect_uris,
-                hash_client_secret, allowed_origins, registration_source, cimd_expires_at)
-            SELECT 'cimd:' || n, '', 'public', 'authorization-code', '', 'x', NULL, false, now(), now(), '', '', false, '',
-                   'cimd', now() - interval '1 day'
-            FROM generate_series(1, 12) n
-            """
-        )
-        await connection.close()
+    /// A database with DOT's schema and 12 expired CIMD applications, then `setup` run on it; an
+    /// `oauthq worker -c 1` on a queue of its own (also its key prefix) against it, ready; `body`; the worker
+    /// stopped (warm shutdown) whether `body` throws or not.
+    static func withWorker(
+        prefix: String,
+        setup: (PostgresConnection) async throws -> Void = { _ in },
+        _ body: (_ queue: String, _ worker: WorkerProcess) async throws -> Void
+    ) async throws {
+        try await TemporaryDatabase.with(prefix: prefix) { database in
+            let connection = try await database.connect()
+            try await DOTSchema.migrate(on: connection)
+            try await insertExpiredCIMDApplications(12, named: "cimd", on: connection)
+            try await setup(connection)
+            await connection.close()
+            let queue = TestEnvironment.uniqueName(prefix)
+            let worker = try WorkerProcess(["-c", "1", "-Q", queue, "--key-prefix", queue], environment: ["DATABASE_URL": database.url])
+            do {
+                try await worker.waitUntilReady()
+                try await body(queue, worker)
+            } catch {
+                await worker.stop()
+                throw error
+            }
+            await worker.stop()
+        }
     }
 
     @Test("clearcimdapplications: a structured result, DOT's CommandError, Python's TypeError and ValueError")
     func task() async throws {
-        try await TemporaryDatabase.with(prefix: "mw_cc") { database in
-            try await Self.seed(database)
-            let queue = TestEnvironment.uniqueName("mw_cc")
-            let worker = try Worker(queue: queue, database: database.url)
-            defer { Task { await worker.stop() } }
-            try await worker.waitUntilReady()
+        try await Self.withWorker(prefix: "mw_cc") { queue, _ in
             let outcomes = try await Self.call([
                 ["task": "clearcimdapplications", "kwargs": ["batch_size": 5], "queue": queue],
                 ["task": "clearcimdapplications", "kwargs": ["batch_size": 0], "queue": queue],
@@ -116,24 +79,7 @@ struct MaintenanceWorkerTests {
 
     @Test("a Python caller polling AsyncResult sees STARTED, then PROGRESS {step, deleted, batches, fraction} at most once a second, then SUCCESS")
     func progressStates() async throws {
-        try await TemporaryDatabase.with(prefix: "mw_pg") { database in
-            try await Self.seed(database)
-            let connection = try await database.connect()
-            try await connection.execute(
-                """
-                INSERT INTO oauth2_provider_application (client_id, redirect_uris, client_type, authorization_grant_type,
-                    client_secret, name, user_id, skip_authorization, created, updated, algorithm, post_logout_redirect_uris,
-                    hash_client_secret, allowed_origins, registration_source, cimd_expires_at)
-                SELECT 'bulk:' || n, '', 'public', 'authorization-code', '', 'x', NULL, false, now(), now(), '', '', false, '',
-                       'cimd', now() - interval '1 day'
-                FROM generate_series(1, 2000) n
-                """
-            )
-            await connection.close()
-            let queue = TestEnvironment.uniqueName("mw_pg")
-            let worker = try Worker(queue: queue, database: database.url)
-            defer { Task { await worker.stop() } }
-            try await worker.waitUntilReady()
+        try await Self.withWorker(prefix: "mw_pg", setup: { try await insertExpiredCIMDApplications(2000, named: "bulk", on: $0) }) { queue, _ in
             let output = try await ProcessRunner.output(
                 RepositoryPaths.venvPython,
                 [RepositoryPaths.reference("poll_progress.py").path, "clearcimdapplications", queue, #"{"batch_size": 1}"#, "240"],
@@ -161,20 +107,7 @@ struct MaintenanceWorkerTests {
 
     @Test("cleartokens with kwarg jobs: the walk split across connections, the same structured result; a bad jobs is a TypeError")
     func clearTokensJobs() async throws {
-        try await TemporaryDatabase.with(prefix: "mw_ct") { database in
-            try await Self.seed(database)
-            let connection = try await database.connect()
-            try await connection.execute(
-                """
-                INSERT INTO oauth2_provider_accesstoken (token, expires, scope, application_id, user_id, created, updated, token_checksum, resource)
-                SELECT 't' || n, now() - interval '1 hour', '', NULL, NULL, now(), now(), 'c' || n, '[]' FROM generate_series(1, 5000) n
-                """
-            )
-            await connection.close()
-            let queue = TestEnvironment.uniqueName("mw_ct")
-            let worker = try Worker(queue: queue, database: database.url)
-            defer { Task { await worker.stop() } }
-            try await worker.waitUntilReady()
+        try await Self.withWorker(prefix: "mw_ct", setup: { try await insertExpiredAccessTokens(5000, on: $0) }) { queue, _ in
             let outcomes = try await Self.call([
                 ["task": "cleartokens", "kwargs": ["jobs": 3, "CLEAR_EXPIRED_TOKENS_BATCH_SIZE": 100], "queue": queue],
                 ["task": "cleartokens", "kwargs": ["jobs": "3"], "queue": queue],
@@ -188,16 +121,11 @@ struct MaintenanceWorkerTests {
 
     @Test("an added NOT NULL column: createapplication fails with the reason, the rest runs, the log says it once")
     func schemaDrift() async throws {
-        try await TemporaryDatabase.with(prefix: "mw_dr") { database in
-            try await Self.seed(database)
-            let connection = try await database.connect()
+        let addNotNullColumn: (PostgresConnection) async throws -> Void = { connection in
             try await connection.execute("ALTER TABLE oauth2_provider_application ADD COLUMN jwks_uri text NOT NULL DEFAULT ''")
             try await connection.execute("ALTER TABLE oauth2_provider_application ALTER COLUMN jwks_uri DROP DEFAULT")
-            await connection.close()
-            let queue = TestEnvironment.uniqueName("mw_dr")
-            let worker = try Worker(queue: queue, database: database.url)
-            defer { Task { await worker.stop() } }
-            try await worker.waitUntilReady()
+        }
+        try await Self.withWorker(prefix: "mw_dr", setup: addNotNullColumn) { queue, worker in
             let create: [String: Any] = ["task": "createapplication", "args": ["public", "client-credentials"], "queue": queue]
             let outcomes = try await Self.call([
                 create, create, ["task": "clearcimdapplications", "queue": queue],
@@ -314,16 +242,7 @@ struct ProgressLinesCommandTests {
     static func seeded(_ database: TemporaryDatabase, applications: Int) async throws {
         let connection = try await database.connect()
         try await DOTSchema.migrate(on: connection)
-        try await connection.execute(
-            """
-            INSERT INTO oauth2_provider_application (client_id, redirect_uris, client_type, authorization_grant_type,
-                client_secret, name, user_id, skip_authorization, created, updated, algorithm, post_logout_redirect_uris,
-                hash_client_secret, allowed_origins, registration_source, cimd_expires_at)
-            SELECT 'cimd:' || n, '', 'public', 'authorization-code', '', 'x', NULL, false, now(), now(), '', '', false, '',
-                   'cimd', now() - interval '1 day'
-            FROM generate_series(1, \(applications)) n
-            """
-        )
+        try await insertExpiredCIMDApplications(applications, named: "cimd", on: connection)
         await connection.close()
     }
 
@@ -349,12 +268,7 @@ struct ProgressLinesCommandTests {
         try await TemporaryDatabase.with(prefix: "pl_tty") { database in
             try await Self.seeded(database, applications: 1)
             let connection = try await database.connect()
-            try await connection.execute(
-                """
-                INSERT INTO oauth2_provider_accesstoken (token, expires, scope, application_id, user_id, created, updated, token_checksum, resource)
-                SELECT 't' || n, now() - interval '1 hour', '', NULL, NULL, now(), now(), 'c' || n, '[]' FROM generate_series(1, 40000) n
-                """
-            )
+            try await insertExpiredAccessTokens(40000, on: connection)
             await connection.close()
             let command = "\(RepositoryPaths.oauthqBinary.path) cleartokens --batch-size 50 --database-url '\(database.url)'"
             // util-linux script(1) runs the command on a pseudo-terminal and copies what it wrote.
@@ -370,4 +284,28 @@ struct ProgressLinesCommandTests {
             #expect(quiet.stdout.contains("step 4/6 expired_access_tokens: 0 deleted"))
         }
     }
+}
+
+/// `count` CIMD applications (`client_id` `NAME:1`…) that expired a day ago: what clearcimdapplications deletes.
+func insertExpiredCIMDApplications(_ count: Int, named name: String, on connection: PostgresConnection) async throws {
+    try await connection.execute(
+        """
+        INSERT INTO oauth2_provider_application (client_id, redirect_uris, client_type, authorization_grant_type,
+            client_secret, name, user_id, skip_authorization, created, updated, algorithm, post_logout_redirect_uris,
+            hash_client_secret, allowed_origins, registration_source, cimd_expires_at)
+        SELECT \(name) || ':' || n, '', 'public', 'authorization-code', '', 'x', NULL, false, now(), now(), '', '', false, '',
+               'cimd', now() - interval '1 day'
+        FROM generate_series(1, \(count)) n
+        """
+    )
+}
+
+/// `count` access tokens without application or user that expired an hour ago.
+func insertExpiredAccessTokens(_ count: Int, on connection: PostgresConnection) async throws {
+    try await connection.execute(
+        """
+        INSERT INTO oauth2_provider_accesstoken (token, expires, scope, application_id, user_id, created, updated, token_checksum, resource)
+        SELECT 't' || n, now() - interval '1 hour', '', NULL, NULL, now(), now(), 'c' || n, '[]' FROM generate_series(1, \(count)) n
+        """
+    )
 }

@@ -299,7 +299,7 @@ struct RedisConnectionTests {
 
     @Test("server down: connecting to a port nothing listens on throws a clear io error")
     func serverDown() async throws {
-        let port = try PrivateRedisServer.freeLoopbackPort()
+        let port = try TestEnvironment.freeLoopbackPort()
         let configuration = try RedisConfiguration(url: "redis://:hunter2@127.0.0.1:\(port)/0")
         let error = try await #require(throws: RedisError.self) { try await RedisConnection.connect(configuration) }
         #expect(error.code == .io)
@@ -315,7 +315,7 @@ struct RedisConnectionTests {
 
     @Test("connect(retrying:) gives up after maxAttempts with backoff in between")
     func retryingGivesUp() async throws {
-        let port = try PrivateRedisServer.freeLoopbackPort()
+        let port = try TestEnvironment.freeLoopbackPort()
         let configuration = try RedisConfiguration(url: "redis://127.0.0.1:\(port)")
         let policy = RedisReconnectPolicy(initialDelay: .milliseconds(50), maxDelay: .seconds(1), jitter: 0, maxAttempts: 3)
         let clock = ContinuousClock()
@@ -347,7 +347,7 @@ struct RedisConnectionTests {
 
     @Test("connect(retrying:) stops when its task is cancelled")
     func retryingCancelled() async throws {
-        let port = try PrivateRedisServer.freeLoopbackPort()
+        let port = try TestEnvironment.freeLoopbackPort()
         let configuration = try RedisConfiguration(url: "redis://127.0.0.1:\(port)")
         let task = Task {
             try await RedisConnection.connect(configuration, retrying: RedisReconnectPolicy(initialDelay: .seconds(5)))

@@ -5,13 +5,13 @@ import Testing
 
 /// Tests that need a server of their own: passwords, ACL users, a Unix socket, a server that stops.
 /// Each test starts a redis-server on a free loopback port and stops it at the end.
-@Suite("RedisConnection against a private redis-server", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server")))
+@Suite("RedisConnection against a private redis-server", .enabled(if: RedisTestServer.isAvailable))
 struct RedisPrivateServerTests {
     static let password = "pw-\(UUID().uuidString)"
 
     @Test("AUTH with the right password over TCP and over a Unix socket with a db")
     func rightPassword() async throws {
-        let server = try PrivateRedisServer(password: Self.password)
+        let server = try RedisTestServer(.init(password: Self.password, unixSocket: true))
         try server.start()
         defer { server.stop() }
 
@@ -29,7 +29,7 @@ struct RedisPrivateServerTests {
 
     @Test("a wrong password throws .server WRONGPASS without the password in the description")
     func wrongPassword() async throws {
-        let server = try PrivateRedisServer(password: Self.password)
+        let server = try RedisTestServer(.init(password: Self.password))
         try server.start()
         defer { server.stop() }
 
@@ -51,11 +51,11 @@ struct RedisPrivateServerTests {
 
     @Test("no password on a requirepass server: commands throw NOAUTH")
     func noPassword() async throws {
-        let server = try PrivateRedisServer(password: Self.password)
+        let server = try RedisTestServer(.init(password: Self.password))
         try server.start()
         defer { server.stop() }
 
-        let redis = try await RedisConnection.connect(RedisConfiguration(url: server.tcpURL))
+        let redis = try await RedisConnection.connect(RedisConfiguration(url: server.url()))
         let error = try await #require(throws: RedisError.self) { try await redis.command("GET", "k") }
         #expect(error.code == .server)
         #expect(error.serverPrefix == "NOAUTH")
@@ -64,7 +64,7 @@ struct RedisPrivateServerTests {
 
     @Test("AUTH user password for an ACL user")
     func aclUser() async throws {
-        let server = try PrivateRedisServer(password: Self.password)
+        let server = try RedisTestServer(.init(password: Self.password))
         try server.start()
         defer { server.stop() }
 
@@ -86,11 +86,11 @@ struct RedisPrivateServerTests {
 
     @Test("the server stops mid-session: the connection dies, later calls throw, a new connect fails cleanly")
     func serverStops() async throws {
-        let server = try PrivateRedisServer()
+        let server = try RedisTestServer()
         try server.start()
         defer { server.stop() }
 
-        let redis = try await RedisConnection.connect(RedisConfiguration(url: server.tcpURL))
+        let redis = try await RedisConnection.connect(RedisConfiguration(url: server.url()))
         #expect(try await redis.command("PING") == .status("PONG"))
         server.kill()
         let error = try await #require(throws: RedisError.self) { try await redis.command("PING") }
@@ -99,16 +99,36 @@ struct RedisPrivateServerTests {
         let later = try await #require(throws: RedisError.self) { try await redis.command("PING") }
         #expect(later.code == .connectionClosed)
         let reconnect = try await #require(throws: RedisError.self) {
-            try await RedisConnection.connect(RedisConfiguration(url: server.tcpURL))
+            try await RedisConnection.connect(RedisConfiguration(url: server.url()))
         }
         #expect(reconnect.code == .io)
     }
 
+    @Test("a paused server (SIGSTOP): a command ends with .timeout and drops the connection; after SIGCONT a new one works")
+    func serverPaused() async throws {
+        let server = try RedisTestServer()
+        try server.start()
+        defer { server.stop() }
+
+        let redis = try await RedisConnection.connect(RedisConfiguration(url: server.url(), commandTimeout: .milliseconds(300)))
+        #expect(try await redis.command("PING") == .status("PONG"))
+        server.pause()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let error = try await #require(throws: RedisError.self) { try await redis.command("PING") }
+        #expect(error.code == .timeout)
+        #expect(clock.now - start < .seconds(10), "the 300 ms command timeout, not the server, ended the call")
+        #expect(await !redis.isAlive)
+        server.resume()
+        let again = try await RedisConnection.connect(RedisConfiguration(url: server.url()))
+        #expect(try await again.command("PING") == .status("PONG"))
+    }
+
     @Test("connect(retrying:) succeeds once the server comes up")
     func retryUntilUp() async throws {
-        let server = try PrivateRedisServer()
+        let server = try RedisTestServer()
         defer { server.stop() }
-        let configuration = try RedisConfiguration(url: server.tcpURL)
+        let configuration = try RedisConfiguration(url: server.url())
         let connecting = Task {
             try await RedisConnection.connect(
                 configuration,

@@ -6,7 +6,7 @@ import Testing
 /// `sentinel://` against a real Sentinel: one master, one replica, one sentinel of the test's own.
 @Suite(
     "RedisConnection through Redis Sentinel",
-    .enabled(if: TestEnvironment.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server")),
+    .enabled(if: RedisTestServer.isAvailable),
     .serialized
 )
 struct RedisSentinelTests {
@@ -87,7 +87,7 @@ struct RedisSentinelTests {
         #expect(try await before.command("SET", "before", "1") == .status("OK"))
         // WAIT: the replica has the write before the master dies.
         #expect(try await before.command("WAIT", "1", "5000") == .integer(1))
-        cluster.kill("master")
+        cluster.master.kill()
         let lost = try await #require(throws: RedisError.self) { try await before.command("PING") }
         #expect(lost.isTransient)
 

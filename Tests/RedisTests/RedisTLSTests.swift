@@ -8,16 +8,16 @@ import Testing
 /// error per way TLS can go wrong.
 @Suite(
     "RedisConnection over TLS",
-    .enabled(if: TestEnvironment.isCI || FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server")),
+    .enabled(if: RedisTestServer.isAvailable),
     .serialized
 )
 final class RedisTLSTests {
     let certificates: TestCertificates
-    let server: TLSRedisServer
+    let server: RedisTestServer
 
     init() throws {
         certificates = try TestCertificates.make()
-        server = try TLSRedisServer(certificates: certificates)
+        server = try RedisTestServer(.init(certificates: certificates))
         try server.start()
     }
 
@@ -82,7 +82,7 @@ final class RedisTLSTests {
             server.url(host: "localhost", "&ssl_cert_reqs=CERT_REQUIRED"),
             server.url(host: "localhost", "&ssl_cert_reqs=optional&ssl_check_hostname=true"),
             server.url(host: "127.0.0.1", "&ssl_check_hostname=false"),
-            "rediss://127.0.0.1:\(server.tlsPort)?ssl_cert_reqs=none",
+            "rediss://127.0.0.1:\(server.port)?ssl_cert_reqs=none",
         ] {
             let redis = try await connect(url)
             #expect(try await redis.command("PING") == .status("PONG"), "\(url)")
@@ -91,7 +91,7 @@ final class RedisTLSTests {
 
     @Test("certificate not trusted: the system store alone, or another CA")
     func untrusted() async throws {
-        for url in ["rediss://localhost:\(server.tlsPort)", "rediss://localhost:\(server.tlsPort)?ssl_ca_certs=\(certificates.otherCAFile)"] {
+        for url in ["rediss://localhost:\(server.port)", "rediss://localhost:\(server.port)?ssl_ca_certs=\(certificates.otherCAFile)"] {
             let error = try await #require(throws: RedisError.self) { try await connect(url) }
             #expect(error.code == .tls)
             #expect(!error.isTransient)
@@ -111,18 +111,19 @@ final class RedisTLSTests {
 
     @Test("a plain client on the TLS port fails at its first reply with a hint to use rediss://")
     func plainClientOnTLSPort() async throws {
-        let redis = try await connect("redis://localhost:\(server.tlsPort)")
+        let redis = try await connect("redis://localhost:\(server.port)")
         let error = try await #require(throws: RedisError.self) { try await redis.command("PING") }
         #expect([.eof, .io].contains(error.code))
         #expect(error.message.contains("use rediss://"))
         // With a password the AUTH of the connect itself fails the same way.
-        let withPassword = try await #require(throws: RedisError.self) { try await connect("redis://:pw@localhost:\(server.tlsPort)") }
+        let withPassword = try await #require(throws: RedisError.self) { try await connect("redis://:pw@localhost:\(server.port)") }
         #expect(withPassword.message.contains("use rediss://"))
     }
 
     @Test("a TLS client on a plain port fails within the connect timeout, naming the plain port")
     func tlsClientOnPlainPort() async throws {
-        let plain = try PrivateRedisServerForTLS()
+        let plain = try RedisTestServer()
+        try plain.start()
         defer { plain.stop() }
         let configuration = try RedisConfiguration(url: "rediss://127.0.0.1:\(plain.port)?ssl_cert_reqs=none", connectTimeout: .seconds(1))
         let clock = ContinuousClock()
@@ -137,7 +138,7 @@ final class RedisTLSTests {
     func missingFiles() async throws {
         let missing = certificates.path("no-such-ca.crt")
         let error = try await #require(throws: RedisError.self) {
-            try await connect("rediss://localhost:\(server.tlsPort)?ssl_ca_certs=\(missing)")
+            try await connect("rediss://localhost:\(server.port)?ssl_ca_certs=\(missing)")
         }
         #expect(error.code == .tls)
         #expect(error.message.contains("ssl_ca_certs"))
@@ -155,7 +156,7 @@ final class RedisTLSTests {
 
     @Test("mutual TLS: a client certificate is accepted; without one the server refuses")
     func mutualTLS() async throws {
-        let strict = try TLSRedisServer(certificates: certificates, requireClientCertificates: true)
+        let strict = try RedisTestServer(.init(certificates: certificates, requireClientCertificates: true))
         try strict.start()
         defer { strict.stop() }
         let withCertificate = try await connect(strict.url("&ssl_certfile=\(certificates.clientCertificate)&ssl_keyfile=\(certificates.clientKey)"))
@@ -175,7 +176,7 @@ final class RedisTLSTests {
     func rotatedCAFile() async throws {
         let path = certificates.path("rotating-ca.crt")
         try FileManager.default.copyItem(atPath: certificates.otherCAFile, toPath: path)
-        let url = "rediss://localhost:\(server.tlsPort)?ssl_ca_certs=\(path)"
+        let url = "rediss://localhost:\(server.port)?ssl_ca_certs=\(path)"
         let error = try await #require(throws: RedisError.self) { try await connect(url) }
         #expect(error.code == .tls)
         // The right CA now, with a new modification time.
@@ -194,17 +195,4 @@ final class RedisTLSTests {
         #expect(configuration.description == "rediss://u:***@h:6380/1?ssl_cert_reqs=none")
         #expect(configuration.tls?.verifiesCertificate == false)
     }
-}
-
-/// A plain private server, for the TLS-client-on-plain-port case.
-final class PrivateRedisServerForTLS {
-    let server: PrivateRedisServer
-    var port: Int { server.port }
-
-    init() throws {
-        server = try PrivateRedisServer()
-        try server.start()
-    }
-
-    func stop() { server.stop() }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Send one task with Celery 5.7's client and poll its state as a Python caller does.
 
-    REDIS_URL=redis://... .venv/bin/python tests/reference/poll_progress.py TASK QUEUE '{"kwarg": ...}' [TIMEOUT]
+    REDIS_URL=redis://... .venv/bin/python harness/reference/poll_progress.py TASK QUEUE '{"kwarg": ...}' [TIMEOUT]
 
 Polls the task's state and info (one backend read each time) every 20 ms until the task is ready, and prints one JSON object:
 {"states": [distinct states in the order first seen], "progress": [each distinct PROGRESS info, in

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Seed applications and tokens for the clearcimdapplications differential tests.
 
-    DATABASE_URL=postgres://... .venv/bin/python tests/reference/seed_cimd.py --now ISO [--scenarios]
+    DATABASE_URL=postgres://... .venv/bin/python harness/reference/seed_cimd.py --now ISO [--scenarios]
         [--count N] [--seed S] [--tables '{"application": "...", ...}']
 
 --scenarios inserts named applications (client_id "scenario:<label>") whose fate is known:

@@ -1,8 +1,8 @@
 """The swapped-models reference project: the plain reference project's settings, plus a custom user
 model and all five of DOT's swappable models replaced by subclasses with an extra column each
-(tests/reference/swapapp). Migrated by Django itself:
+(harness/reference/swapapp). Migrated by Django itself:
 
-    DJANGO_SETTINGS_MODULE=swapproject.settings DATABASE_URL=... .venv/bin/python tests/reference/manage.py migrate
+    DJANGO_SETTINGS_MODULE=swapproject.settings DATABASE_URL=... .venv/bin/python harness/reference/manage.py migrate
 
 Tables (what oauthq is told through the same setting names):
   AUTH_USER_MODEL                       swapapp.Member        -> swapapp_member

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Fill DOT 3.4.1's token tables with plain SQL (psycopg COPY), for cleartokens tests and benchmarks.
 
-    DATABASE_URL=postgres://... .venv/bin/python tests/reference/seed.py [--scenarios] [--count N]
+    DATABASE_URL=postgres://... .venv/bin/python harness/reference/seed.py [--scenarios] [--count N]
         [--seed S] [--now 2026-11-30T01:56:34+00:00] [--batch-label NAME]
 
 --scenarios  inserts the reference scenario (docs/dot-compatibility.md#the-reference-scenario). Each row is

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Print DOT's token tables as canonical JSON, so two databases can be compared byte for byte.
 
-    DATABASE_URL=postgres://... .venv/bin/python tests/reference/dump_tables.py [--labels]
+    DATABASE_URL=postgres://... .venv/bin/python harness/reference/dump_tables.py [--labels]
 
 Output (one line, sorted keys, no spaces): for each table a sorted list of rows
   oauth2_provider_accesstoken:  [id, source_refresh_token_id, id_token_id]

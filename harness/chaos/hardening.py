@@ -1,6 +1,5 @@
 """Issue 11's chaos scenarios: a poison pill that kills its workers (`pill`) and a worker paused past its heartbeat
 TTL in the middle of cleartokens (`pause`). Each takes (harness, size) and returns (passed, [figure, ...])."""
-import datetime as dt
 import json
 import random
 import signal
@@ -11,7 +10,7 @@ import psycopg
 
 from harness import ChaosError, log_lines, results, wait_until
 from messages import Templates, push
-from scenarios import check, fingerprint, TABLES, processing_left, stop_all, timestamp
+from scenarios import check, fingerprint, on_cluster, processing_left, seeded_copies, stop_all, timestamp, TABLES
 
 WORKER_LOST = 3   # the default --max-worker-lost
 
@@ -92,29 +91,14 @@ def pill(h, size):
 
 
 def pause(h, size):
-    cluster = h.postgres_cluster("pause")
-    try:
-        return _pause(h, size, cluster)
-    finally:
-        h.stop_cluster(cluster)
+    return on_cluster(h, "pause", _pause, size)
 
 
 def _pause(h, size, cluster):
     figures = []
     units, batch = size["pause_units"], size["pause_batch"]
-    admin = psycopg.connect(cluster.url("postgres"), autocommit=True)
-    admin.execute("CREATE DATABASE pause_tpl")
     env = h.env()
-    status, _, err = h.run_oauthq(["migrate", "--database-url", cluster.url("pause_tpl")], env, "pause-migrate")
-    if status != 0:
-        raise ChaosError("migrate failed: " + err.strip())
-    now = dt.datetime.now(dt.timezone.utc).isoformat()
-    subprocess.run([str(h.root / ".venv/bin/python"), str(h.root / "tests/reference/seed.py"), "--count", str(units),
-                    "--seed", "43", "--now", now, "--database-url", cluster.url("pause_tpl")],
-                   check=True, stdout=subprocess.DEVNULL, timeout=3600)
-    admin.execute("CREATE DATABASE pause_dot TEMPLATE pause_tpl")
-    admin.execute("CREATE DATABASE pause_run TEMPLATE pause_tpl")
-    admin.close()
+    seeded_copies(h, cluster, "pause", units, 43, ["pause_dot", "pause_run"])
 
     server = h.redis_server("pause")
     client = server.client()
@@ -158,7 +142,7 @@ def _pause(h, size, cluster):
 
     dot_env = dict(env, DATABASE_URL=cluster.url("pause_dot"), REFRESH_TOKEN_EXPIRE_SECONDS="86400",
                    CLEAR_EXPIRED_TOKENS_BATCH_SIZE=str(batch))
-    completed = subprocess.run([str(h.root / ".venv/bin/python"), str(h.root / "tests/reference/cleartokens_at.py"),
+    completed = subprocess.run([str(h.root / ".venv/bin/python"), str(h.root / "harness/reference/cleartokens_at.py"),
                                 "--now", str(run_now)], env=dot_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                timeout=3600)
     if completed.returncode != 0:

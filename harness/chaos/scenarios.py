@@ -307,35 +307,49 @@ def fingerprint(url):
     return out
 
 
-def postgres(h, size):
-    cluster = h.postgres_cluster("pg")
+def on_cluster(h, name, scenario, size):
+    """Runs scenario(h, size, cluster) on a PostgreSQL cluster of its own, stopped afterwards."""
+    cluster = h.postgres_cluster(name)
     try:
-        return _postgres(h, size, cluster)
+        return scenario(h, size, cluster)
     finally:
         h.stop_cluster(cluster)
+
+
+def seeded_copies(h, cluster, name, units, seed, copies):
+    """Database NAME_tpl on `cluster`: `oauthq migrate`, then harness/reference/seed.py with UNITS token units
+    around now (random seed SEED), vacuumed and analysed; then one database per name in COPIES made from it.
+    Returns the seconds the seeding took."""
+    template = name + "_tpl"
+    admin = psycopg.connect(cluster.url("postgres"), autocommit=True)
+    admin.execute(f"CREATE DATABASE {template}")
+    status, _, err = h.run_oauthq(["migrate", "--database-url", cluster.url(template)], h.env(), name + "-migrate")
+    if status != 0:
+        raise ChaosError("migrate failed: " + err.strip())
+    now = dt.datetime.now(dt.timezone.utc).isoformat()
+    started = time.monotonic()
+    subprocess.run([str(h.root / ".venv/bin/python"), str(h.root / "harness/reference/seed.py"), "--count", str(units),
+                    "--seed", str(seed), "--now", now, "--database-url", cluster.url(template)],
+                   check=True, stdout=subprocess.DEVNULL, timeout=3600)
+    with psycopg.connect(cluster.url(template), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    seconds = time.monotonic() - started
+    for copy in copies:
+        admin.execute(f"CREATE DATABASE {copy} TEMPLATE {template}")
+    admin.close()
+    return seconds
+
+
+def postgres(h, size):
+    return on_cluster(h, "pg", _postgres, size)
 
 
 def _postgres(h, size, cluster):
     figures = []
     units, batch = size["pg_units"], size["pg_batch"]
     interval = "0" if units >= 200_000 else "0.05"
-    admin = psycopg.connect(cluster.url("postgres"), autocommit=True)
-    admin.execute("CREATE DATABASE chaos_tpl")
     env = h.env()
-    status, _, err = h.run_oauthq(["migrate", "--database-url", cluster.url("chaos_tpl")], env, "pg-migrate")
-    if status != 0:
-        raise ChaosError("migrate failed: " + err.strip())
-    now = dt.datetime.now(dt.timezone.utc).isoformat()
-    t_seed = time.monotonic()
-    subprocess.run([str(h.root / ".venv/bin/python"), str(h.root / "tests/reference/seed.py"), "--count", str(units),
-                    "--seed", "42", "--now", now, "--database-url", cluster.url("chaos_tpl")],
-                   check=True, stdout=subprocess.DEVNULL, timeout=3600)
-    with psycopg.connect(cluster.url("chaos_tpl"), autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-    seed_seconds = time.monotonic() - t_seed
-    admin.execute("CREATE DATABASE chaos_calm TEMPLATE chaos_tpl")
-    admin.execute("CREATE DATABASE chaos_storm TEMPLATE chaos_tpl")
-    admin.close()
+    seed_seconds = seeded_copies(h, cluster, "chaos", units, 42, ["chaos_calm", "chaos_storm"])
     before = fingerprint(cluster.url("chaos_storm"))
     rows_before = sum(n for n, _ in before.values())
 
@@ -643,7 +657,7 @@ def _security(h, size, figures, db_url, database, password_url):
     if status != 0:
         raise ChaosError("migrate failed: " + err.strip())
     # Tokens: seeded units whose token strings are then made random, as real ones are.
-    subprocess.run([str(h.root / ".venv/bin/python"), str(h.root / "tests/reference/seed.py"), "--count", "300",
+    subprocess.run([str(h.root / ".venv/bin/python"), str(h.root / "harness/reference/seed.py"), "--count", "300",
                     "--seed", "5", "--database-url", db_url], check=True, stdout=subprocess.DEVNULL, timeout=600)
     with psycopg.connect(db_url, autocommit=True) as conn:
         for table, column in (("accesstoken", "token"), ("refreshtoken", "token"), ("grant", "code")):

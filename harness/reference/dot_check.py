@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Load an Application through DOT and check a plaintext secret the way DOT does.
 
-    DATABASE_URL=postgres://... .venv/bin/python tests/reference/dot_check.py <application id> <secret>
+    DATABASE_URL=postgres://... .venv/bin/python harness/reference/dot_check.py <application id> <secret>
     (or pass the secret on stdin with "-" to keep it out of the process list)
 
 Prints {"check_password": bool, "full_clean": "ok" | {field: [messages]}}: check_password is DOT's own

@@ -2,7 +2,7 @@
 """Reference Django project for oauthq tests: DOT's own management commands against any database.
 
 Usage (inside the venv from scripts/python-env.sh):
-    DATABASE_URL=postgres://postgres@127.0.0.1:5440/mydb .venv/bin/python tests/reference/manage.py migrate
+    DATABASE_URL=postgres://postgres@127.0.0.1:5440/mydb .venv/bin/python harness/reference/manage.py migrate
     ... manage.py cleartokens | manage.py createapplication confidential authorization-code ...
 Settings come from env vars; see refproject/settings.py.
 """

@@ -1,6 +1,6 @@
 """A tiny Celery 5.7 app with a `ping` task, for scripts/bench-worker.sh (the Python baseline).
 
-celery -A celery_app worker -P prefork -c 2 (run from tests/interop, REDIS_URL set).
+celery -A celery_app worker -P prefork -c 2 (run from harness/interop, REDIS_URL set).
 """
 import os
 
