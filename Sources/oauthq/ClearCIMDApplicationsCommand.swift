@@ -28,14 +28,7 @@ struct ClearCIMDApplicationsCommand: AsyncParsableCommand {
     @Flag(help: "Print the structured result as JSON on stdout instead of DOT's line.")
     var json = false
 
-    @Flag(inversion: .prefixedNo, help: "Live progress (terminal) or a progress line every 10 s (otherwise) on stderr.")
-    var progress = true
-
-    @Option(help: .hidden)  // seconds between progress lines when stderr is not a terminal (tests)
-    var progressInterval: Double = 10
-
-    @Option(help: .hidden)  // ISO 8601 instant to use as the run's `now` (tests, replays)
-    var now: String?
+    @OptionGroup var runOptions: MaintenanceRunOptions
 
     func validate() throws {
         if let batchSize, ClearCIMDApplicationsJob.parseBatchSize(batchSize) == nil {
@@ -55,17 +48,11 @@ struct ClearCIMDApplicationsCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("CommandError: \(error.description)\n".utf8))
                 throw ExitCode(1)
             }
-            var instant = Date()
-            if let now {
-                guard let parsed = CeleryTimestamp.parse(now) else {
-                    throw CommandFailure(exitCode: 2, "--now must be an ISO 8601 instant (UTC unless an offset is given)")
-                }
-                instant = parsed
-            }
+            let instant = try runOptions.instant()
             let db = try await PostgresConnection.connect(PostgresConfiguration(url: connection.databaseURL()))
             let summary: ClearCIMDApplicationsSummary
             do {
-                let reporter = progress ? ProgressReporter(logInterval: .milliseconds(Int64(min(max(progressInterval.isFinite ? progressInterval : 10, 0.01), 3600) * 1000))) : nil
+                let reporter = runOptions.reporter()
                 summary = try await job.run(on: db, now: instant) { update in reporter?.update(update) }
                 reporter?.finishLiveLine()
             } catch let error as ClearCIMDApplicationsError where error.code == .alreadyRunning {

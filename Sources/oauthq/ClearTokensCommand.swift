@@ -50,14 +50,7 @@ struct ClearTokensCommand: AsyncParsableCommand {
     @Flag(help: "Print the summary as JSON on stdout.")
     var json = false
 
-    @Flag(inversion: .prefixedNo, help: "Live progress (terminal) or a progress line every 10 s (otherwise) on stderr.")
-    var progress = true
-
-    @Option(help: .hidden)  // seconds between progress lines when stderr is not a terminal (tests)
-    var progressInterval: Double = 10
-
-    @Option(help: .hidden)  // ISO 8601 instant to use as the run's `now` (benchmarks, replays)
-    var now: String?
+    @OptionGroup var runOptions: MaintenanceRunOptions
 
     static let lockedExitCode: Int32 = 75  // EX_TEMPFAIL
 
@@ -94,20 +87,13 @@ struct ClearTokensCommand: AsyncParsableCommand {
             guard (0...1).contains(indexFraction) else {
                 throw CommandFailure(exitCode: 2, "--index-fraction must be between 0 and 1")
             }
-            var instant = Date()
-            if let now {
-                // CeleryTimestamp, not ISO8601DateFormatter: the formatter maps ICU data (megabytes of RSS).
-                guard let parsed = CeleryTimestamp.parse(now) else {
-                    throw CommandFailure(exitCode: 2, "--now must be an ISO 8601 instant (UTC unless an offset is given)")
-                }
-                instant = parsed
-            }
+            let instant = try runOptions.instant()
             let tables = try TableOptions.tables()
             let configuration = try PostgresConfiguration(url: connection.databaseURL())
             let db = try await PostgresConnection.connect(configuration)
             let summary: ClearTokensSummary
             do {
-                let reporter = progress ? ProgressReporter(logInterval: .milliseconds(Int64(min(max(progressInterval.isFinite ? progressInterval : 10, 0.01), 3600) * 1000))) : nil
+                let reporter = runOptions.reporter()
                 let dryRun = dryRun
                 summary = try await ClearTokensJob(
                     settings: settings, indexedFraction: indexFraction, tables: tables, jobs: jobs,
