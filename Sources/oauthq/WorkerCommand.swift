@@ -6,6 +6,12 @@ import Logging
 import OAuthMaintenance
 import Observability
 import Redis
+import ServiceLifecycle
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `oauthq worker`: consume Celery tasks from Redis and run them (see ``RedisWorker`` and ``RedisBroker``).
 struct WorkerCommand: AsyncParsableCommand {
@@ -169,6 +175,8 @@ struct WorkerCommand: AsyncParsableCommand {
         // Before any metric handle exists (swift-metrics binds handles to the factory they were made with).
         let metricsServer = try metricsOptions.start(logger: logger)
         defer { metricsServer?.stop() }
+        // Until the service group traps them: a signal before then must not kill the process.
+        for signalNumber in [SIGTERM, SIGINT] { signal(signalNumber, SIG_IGN) }
 
         let brokerURL = connection.redisURL()
         let backendURL = resultBackendFlag ?? Environment.value("RESULT_BACKEND") ?? brokerURL
@@ -224,9 +232,18 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         let worker = RedisWorker(configuration: configuration, handlers: handlers, logger: logger, metrics: metrics)
         metricsServer?.setHealthCheck { worker.health.status() }
-        let signals = WorkerSignals { worker.requestShutdown() }
-        defer { signals.cancel() }
-        try await worker.run()
+        // The first SIGTERM/SIGINT is a warm shutdown, a second one aborts it; the metrics endpoint stops last.
+        try await worker.run(gracefulShutdownSignals: [.sigterm, .sigint], alongside: metricsServer.map { [MetricsService(server: $0)] } ?? [])
+    }
+
+    /// The metrics endpoint as a service of the worker's group: it serves until the group shuts down.
+    struct MetricsService: Service {
+        let server: MetricsHTTPServer
+
+        func run() async {
+            try? await gracefulShutdown()
+            server.stop()
+        }
     }
 
     /// `%h` → the host name, as Celery's `-n`.
