@@ -108,7 +108,7 @@ struct TaskSettlementRules: Sendable {
         }
         switch outcome {
         case .success(let value):
-            let result = keepResult ? CeleryResult.success(taskID: message.id, result: value) : nil
+            let result = keepResult ? CeleryResult.success(taskID: message.id, result: value, dateDone: now) : nil
             if let result, let seconds = successResultExpires[name] {
                 return settled(.ackExpiring(result: result, seconds: seconds), "SUCCESS", failed: false)
             }
@@ -123,20 +123,20 @@ struct TaskSettlementRules: Sendable {
         case .cancelled(.hardTimeLimit(let seconds)):
             let exception = CeleryResult.failure(type: "TimeLimitExceeded", module: "billiard.exceptions", messages: [Self.number(seconds)])
             return settled(
-                .ack(result: keepResult ? CeleryResult.failure(taskID: message.id, exception: exception) : nil), "FAILURE",
+                .ack(result: keepResult ? CeleryResult.failure(taskID: message.id, exception: exception, dateDone: now) : nil), "FAILURE",
                 failed: true, note: "hard time limit (\(seconds) s) exceeded"
             )
 
         case .cancelled(.softTimeLimit(let seconds)):
             let exception = CeleryResult.failure(type: "SoftTimeLimitExceeded", module: "billiard.exceptions", messages: [])
             return settled(
-                .ack(result: keepResult ? CeleryResult.failure(taskID: message.id, exception: exception) : nil), "FAILURE",
+                .ack(result: keepResult ? CeleryResult.failure(taskID: message.id, exception: exception, dateDone: now) : nil), "FAILURE",
                 failed: true, note: "soft time limit (\(seconds) s) exceeded"
             )
 
         case .cancelled(.revoked):
             return settled(
-                .ack(result: keepResult ? CeleryResult.revoked(taskID: message.id, reason: "terminated") : nil), "REVOKED", failed: true,
+                .ack(result: keepResult ? CeleryResult.revoked(taskID: message.id, reason: "terminated", dateDone: now) : nil), "REVOKED", failed: true,
                 note: "terminated"
             )
 
@@ -144,7 +144,7 @@ struct TaskSettlementRules: Sendable {
             let jobError = (error as? JobError)
                 ?? JobError(.failure, exception: .init(type: "RuntimeError", module: "builtins", messages: [.string(String(describing: error))]))
             let failure = keepResult
-                ? CeleryResult.failure(taskID: message.id, exception: jobError.exception.json, traceback: jobError.traceback) : nil
+                ? CeleryResult.failure(taskID: message.id, exception: jobError.exception.json, traceback: jobError.traceback, dateDone: now) : nil
             switch jobError.kind {
             case .invalidArguments:
                 let reason = "invalid arguments: \(jobError.exception.messages.first?.stringValue ?? jobError.exception.type)"
@@ -159,7 +159,7 @@ struct TaskSettlementRules: Sendable {
             case .transient where retryPolicy.shouldRetry(retries: message.retries):
                 let delay = retryPolicy.delay(forAttempt: message.retries)
                 let eta = now.addingTimeInterval(TaskReport.seconds(delay))
-                let retried = message.retried(eta: eta, retries: message.retries + 1)
+                let retried = message.retried(eta: eta, retries: message.retries + 1, now: now)
                 let listKey = CeleryQueue.returnListKey(for: message, fetchedFrom: delivery.listKey)
                 let seconds = String(format: "%.3f", TaskReport.seconds(delay))
                 let result = keepResult
