@@ -69,9 +69,7 @@ struct RedisReconnector: Sendable {
         var failures = 0
         while true {
             do {
-                let connection = try await RedisConnection.connect(configuration)
-                if failures > 0 { logger.info("\(restoredLine)") }
-                return connection
+                return try await RedisConnection.connect(configuration)
             } catch let error as RedisError where error.isTransient {
                 if !keepTrying() { throw error }
                 failures += 1

@@ -30,6 +30,8 @@ public final class RedisWorker: Sendable {
         var done = 0
         var failed = 0
         var slotsFinished = false
+        /// Whether the service group runs its services (and so acts on the first signal itself).
+        var servicesRunning = false
         /// Whether a slot runs a suspect message (one a worker died holding before) right now.
         var suspectRunning = false
     }
@@ -123,6 +125,12 @@ public final class RedisWorker: Sendable {
         }
     }
 
+    /// The service group's graceful shutdown: a first ``requestShutdown()``, unless one was made already.
+    func warmShutdown() {
+        let first = state.withLock { $0.shutdownRequests == 0 }
+        if first { requestShutdown() }
+    }
+
     /// Like a second ``requestShutdown()``: cancels running tasks and returns their messages at once.
     func abortNow() {
         let first = state.withLock { state -> Bool in
@@ -160,6 +168,27 @@ public final class RedisWorker: Sendable {
     /// - Throws: a permanent ``RedisError`` at start (a wrong password, a bad database); transient errors are
     ///   retried with backoff for as long as the worker runs.
     public func run(gracefulShutdownSignals: [UnixSignal] = [], alongside: [any Service] = []) async throws {
+        // The group acts on the first signal once its services run; before that (while connecting) a signal is a
+        // shutdown request. Any later signal aborts the drain.
+        let repeated: Task<Void, Never>?
+        if gracefulShutdownSignals.isEmpty {
+            repeated = nil
+        } else {
+            let signals = await UnixSignalsSequence(trapping: gracefulShutdownSignals)
+            repeated = Task { [self] in
+                var received = 0
+                for await _ in signals {
+                    received += 1
+                    if received >= 2 {
+                        abortNow()
+                    } else if !state.withLock({ $0.servicesRunning }) {
+                        requestShutdown()
+                    }
+                }
+            }
+        }
+        defer { repeated?.cancel() }
+
         let maintenance = try await start()
         var services = alongside.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
         services.append(.init(service: WorkerMaintenance(worker: self, connection: maintenance), serviceName: "maintenance"))
@@ -178,21 +207,6 @@ public final class RedisWorker: Sendable {
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger)
         )
-        // The group acts on the first signal only; a later one aborts the drain.
-        let repeated: Task<Void, Never>?
-        if gracefulShutdownSignals.isEmpty {
-            repeated = nil
-        } else {
-            let signals = await UnixSignalsSequence(trapping: gracefulShutdownSignals)
-            repeated = Task { [self] in
-                var received = 0
-                for await _ in signals {
-                    received += 1
-                    if received >= 2 { abortNow() }
-                }
-            }
-        }
-        defer { repeated?.cancel() }
         try await group.run()
     }
 

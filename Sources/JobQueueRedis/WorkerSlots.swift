@@ -10,6 +10,8 @@ struct WorkerSlots: Service {
 
     func run() async {
         let worker = self.worker
+        // The group has trapped its signals by now (it does so before it starts services).
+        worker.state.withLock { $0.servicesRunning = true }
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
                 await withTaskGroup(of: Void.self) { group in
@@ -18,7 +20,7 @@ struct WorkerSlots: Service {
                     }
                 }
             } onGracefulShutdown: {
-                worker.requestShutdown()
+                worker.warmShutdown()
             }
         } onCancel: {
             worker.abortNow()
