@@ -76,13 +76,15 @@ final class CeleryPresence: Service {
     func loop() async {
         let state = LoopState()
         await reconnector.run(
-            open: { try await self.open(state) },
-            close: { _ in
-                await state.subscriber?.close()
-                await state.publisher?.close()
-                state.subscriber = nil
-                state.publisher = nil
+            open: {
+                do {
+                    try await self.open(state)
+                } catch {
+                    await Self.close(state)
+                    throw error
+                }
             },
+            close: { _ in await Self.close(state) },
             session: { _ in
                 while !Task.isCancelled {
                     try await self.step(state)
@@ -90,6 +92,13 @@ final class CeleryPresence: Service {
             }
         )
         await stop(state)
+    }
+
+    private static func close(_ state: LoopState) async {
+        await state.subscriber?.close()
+        await state.publisher?.close()
+        state.subscriber = nil
+        state.publisher = nil
     }
 
     /// Connects the publisher (registering the binding) and the subscriber (subscribed to the pidbox).
