@@ -293,6 +293,10 @@ public final class RedisWorker: Sendable {
         TaskTriage.quoted(name)
     }
 
+    static func seconds(_ duration: Duration) -> Double {
+        TaskReport.seconds(duration)
+    }
+
     /// Text from a message for logs (see ``TaskReport/escaped(_:)``).
     static func escaped(_ text: String) -> String {
         TaskReport.escaped(text)

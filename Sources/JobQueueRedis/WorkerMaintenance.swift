@@ -1,6 +1,7 @@
 import JobQueue
 import Redis
 import ServiceLifecycle
+import Logging
 
 /// The worker's housekeeping on its own connection, as a service: the heartbeat (and the worker hash), the
 /// reaper of dead workers, the dead-letter trim, the queue-depth gauge, the delayed-set promoter and the refresh

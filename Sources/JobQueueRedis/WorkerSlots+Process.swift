@@ -1,6 +1,7 @@
 import Foundation
 import JobQueue
 import Redis
+import Synchronization
 
 extension RedisWorker {
     /// One message in a slot: decode and triage it (``TaskTriage``), check the revoked set and, for a

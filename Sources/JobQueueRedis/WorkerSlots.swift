@@ -1,6 +1,8 @@
 import JobQueue
 import Redis
 import ServiceLifecycle
+import Logging
+import Synchronization
 
 /// The worker's slots as one service: `concurrency` fetch loops, each on its own broker connection. A graceful
 /// shutdown is a warm shutdown (``RedisWorker/requestShutdown()``); cancellation aborts running tasks (their
