@@ -1,5 +1,5 @@
 import Logging
-public import Redis
+import Redis
 
 /// The one reconnect loop of the worker's long-lived Redis connections (the slots, the maintenance loop, the
 /// Celery presence and the task events): open the connection(s), use them, and on an error close them, back

@@ -1,7 +1,7 @@
 import Foundation
-public import JobQueue
+import JobQueue
 public import Logging
-public import Redis
+import Redis
 public import ServiceLifecycle
 import Synchronization
 public import UnixSignals
