@@ -85,7 +85,8 @@ final class CeleryPresence: Service {
                 }
             },
             close: { _ in await Self.close(state) },
-            session: { _ in
+            session: { _, attempt in
+                attempt.connected()
                 while !Task.isCancelled {
                     try await self.step(state)
                 }

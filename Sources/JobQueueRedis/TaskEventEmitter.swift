@@ -150,7 +150,8 @@ public final class TaskEventEmitter: Sendable {
                 return try await RedisConnection.connect(broker)
             },
             close: { await $0.close() },
-            session: { connection in
+            session: { connection, attempt in
+                attempt.connected()
                 while !Task.isCancelled {
                     if buffer.withLock({ $0.isEmpty }) {
                         _ = await iterator.next()

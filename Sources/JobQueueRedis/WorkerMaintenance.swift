@@ -33,7 +33,8 @@ struct WorkerMaintenance: Service {
                 return try await RedisConnection.connect(configuration.broker)
             },
             close: { await $0.close() },
-            session: { live in
+            session: { live, attempt in
+                attempt.connected()
                 while !Task.isCancelled {
                     if ContinuousClock.now - lastBeat >= configuration.heartbeatInterval {
                         lastBeat = ContinuousClock.now

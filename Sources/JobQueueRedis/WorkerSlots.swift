@@ -54,7 +54,7 @@ final class SlotState: @unchecked Sendable {
 
 extension RedisWorker {
     /// The slot's outer loop: (re)connects through the ``RedisReconnector`` and runs
-    /// ``runConnected(_:backend:on:)`` until the worker stops and nothing is left to settle.
+    /// ``runConnected(_:backend:attempt:on:)`` until the worker stops and nothing is left to settle.
     func runSlot(_ slot: Int) async {
         let queues = configuration.queues
         // Stagger the slots so that they start on different queues.
@@ -88,8 +88,8 @@ extension RedisWorker {
                 }
                 return phase != .running && state.pending.isEmpty
             },
-            session: { connections in
-                try await runConnected(state, backend: connections.1, on: connections.0)
+            session: { connections, attempt in
+                try await runConnected(state, backend: connections.1, attempt: attempt, on: connections.0)
             }
         )
     }
@@ -103,6 +103,7 @@ extension RedisWorker {
     func runConnected(
         _ state: SlotState,
         backend: RedisConnection?,
+        attempt: RedisReconnector.Attempt,
         on connection: isolated RedisConnection
     ) async throws {
         state.batch = []
@@ -116,6 +117,7 @@ extension RedisWorker {
             state.needsRecovery = false
         }
         health.slot(state.slot, connected: true)
+        attempt.connected()
         while true {
             if state.batch.isEmpty {
                 let running = phase == .running
