@@ -16,11 +16,12 @@ struct WorkerSlots: Service {
         worker.state.withLock { $0.servicesRunning = true }
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
-                await withTaskGroup(of: Void.self) { group in
-                    for slot in 0..<worker.configuration.concurrency {
-                        group.addTask { await worker.runSlot(slot) }
-                    }
+                // Detached: a slot stops by the worker's phase, not by cancellation (see onCancel), and starts a task
+                // per message; without the group's task-local values, creating it copies none.
+                let slots = (0..<worker.configuration.concurrency).map { slot in
+                    Task.detached { await worker.runSlot(slot) }
                 }
+                for slot in slots { await slot.value }
             } onGracefulShutdown: {
                 worker.warmShutdown()
             }
