@@ -113,7 +113,10 @@ let package = Package(
         .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "PythonCompat", "TestSupport"], exclude: ["python", "captures"], swiftSettings: strict),
         .testTarget(
             name: "JobQueueRedisTests",
-            dependencies: ["JobQueueRedis", "JobQueue", "Redis", "Postgres", "OAuthMaintenance", "TestSupport"],
+            dependencies: [
+                "JobQueueRedis", "JobQueue", "Redis", "Postgres", "OAuthMaintenance", "TestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
