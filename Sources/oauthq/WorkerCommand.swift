@@ -175,8 +175,6 @@ struct WorkerCommand: AsyncParsableCommand {
         // Before any metric handle exists (swift-metrics binds handles to the factory they were made with).
         let metricsServer = try metricsOptions.start(logger: logger)
         defer { metricsServer?.stop() }
-        // Until the service group traps them: a signal before then must not kill the process.
-        for signalNumber in [SIGTERM, SIGINT] { signal(signalNumber, SIG_IGN) }
 
         let brokerURL = connection.redisURL()
         let backendURL = resultBackendFlag ?? Environment.value("RESULT_BACKEND") ?? brokerURL
@@ -232,7 +230,9 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         let worker = RedisWorker(configuration: configuration, handlers: handlers, logger: logger, metrics: metrics)
         metricsServer?.setHealthCheck { worker.health.status() }
-        // The first SIGTERM/SIGINT is a warm shutdown, a second one aborts it; the metrics endpoint stops last.
+        // The first SIGTERM/SIGINT is a warm shutdown, a second one aborts it; the metrics endpoint stops last. Their
+        // default action (exit) is off from here: the worker receives them through dispatch sources.
+        for signalNumber in [SIGTERM, SIGINT] { signal(signalNumber, SIG_IGN) }
         try await worker.run(gracefulShutdownSignals: [.sigterm, .sigint], alongside: metricsServer.map { [MetricsService(server: $0)] } ?? [])
     }
 
