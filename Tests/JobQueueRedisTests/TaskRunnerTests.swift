@@ -55,6 +55,21 @@ struct TaskRunnerTests {
         #expect(runner.runningCount == 0)
     }
 
+    @Test("the handler starts isolated to the slot's actor (no executor hop for a handler that never suspends)")
+    func isolation() async {
+        let runner = TaskRunner()
+        let slot = Slot()
+        let handler: JobHandler = { _ in
+            .bool(#isolation === slot)
+        }
+        let outcome = await runner.run(handler, Self.invocation(), timeLimit: nil, isolation: slot) {}
+        guard case .success(let value) = outcome else {
+            Issue.record("expected success, got \(outcome)")
+            return
+        }
+        #expect(value == .bool(true))
+    }
+
     @Test("a handler that suspends calls the hook once, then its value is returned")
     func suspends() async {
         let runner = TaskRunner()
