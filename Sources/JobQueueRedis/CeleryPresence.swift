@@ -2,6 +2,7 @@ import Foundation
 import JobQueue
 import Logging
 import Redis
+import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
@@ -15,8 +16,9 @@ import Glibc
 ///
 /// Two connections of its own (actors on dedicated threads): a subscriber, which can run no other command, and
 /// a publisher for events, replies and the binding. Either failing (Redis restarted) drops both and reconnects
-/// with backoff; the worker's task slots are never involved.
-final class CeleryPresence: Sendable {
+/// through the worker's ``RedisReconnector``; the worker's task slots are never involved. A service of the
+/// worker's group: a graceful shutdown ends it (after `worker-offline`).
+final class CeleryPresence: Service {
     /// What the heartbeats report: tasks running now and finished so far.
     typealias Counts = @Sendable () -> (active: Int, processed: Int)
 
@@ -24,27 +26,24 @@ final class CeleryPresence: Sendable {
     let hostname: String
     let frequency: Duration
     let softwareVersion: String
-    let reconnectPolicy: RedisReconnectPolicy
+    private let reconnector: RedisReconnector
     private let counts: Counts
     private let logger: Logger
-    private let metrics: WorkerMetrics
     /// Answers the remote-control requests beyond ping and heartbeat; nil: Celery's unknown-command reply.
     private let control: WorkerControl?
 
     init(
         broker: RedisConfiguration, hostname: String, frequency: Duration, softwareVersion: String,
-        reconnectPolicy: RedisReconnectPolicy, counts: @escaping Counts, logger: Logger, metrics: WorkerMetrics,
-        control: WorkerControl? = nil
+        reconnector: RedisReconnector, counts: @escaping Counts, logger: Logger, control: WorkerControl? = nil
     ) {
         self.control = control
         self.broker = broker
         self.hostname = hostname
         self.frequency = frequency
         self.softwareVersion = softwareVersion
-        self.reconnectPolicy = reconnectPolicy
+        self.reconnector = reconnector
         self.counts = counts
         self.logger = logger
-        self.metrics = metrics
     }
 
     /// The largest pidbox message read; larger ones are ignored unread (a ping request is a few hundred bytes).
@@ -61,35 +60,50 @@ final class CeleryPresence: Sendable {
         var clock = LamportClock()
         var onlineSent = false
         var nextBeat = ContinuousClock.now
-        var failures = 0
 
         func tick() -> Int64 {
             clock.tick()
         }
     }
 
-    /// Runs until the task is cancelled, then sends `worker-offline` and removes the binding (when Redis is
-    /// reachable).
+    /// Runs until a graceful shutdown or cancellation, then sends `worker-offline` and removes the binding (when
+    /// Redis is reachable).
     func run() async {
+        await cancelWhenGracefulShutdown { await self.loop() }
+    }
+
+    /// Runs until the task is cancelled, then sends `worker-offline` and removes the binding.
+    func loop() async {
         let state = LoopState()
-        while !Task.isCancelled {
-            do {
-                try await step(state)
-            } catch {
-                state.failures += 1
-                metrics.connectionError(.redis)
-                if state.failures == 1 { logger.warning("celery events: Redis error: \(error); reconnecting") }
-                await state.subscriber?.close()
-                await state.publisher?.close()
-                state.subscriber = nil
-                state.publisher = nil
-                try? await Task.sleep(for: reconnectPolicy.delay(forRetry: min(state.failures, 20)))
+        await reconnector.run(
+            open: {
+                do {
+                    try await self.open(state)
+                } catch {
+                    await Self.close(state)
+                    throw error
+                }
+            },
+            close: { _ in await Self.close(state) },
+            session: { _, attempt in
+                attempt.connected()
+                while !Task.isCancelled {
+                    try await self.step(state)
+                }
             }
-        }
+        )
         await stop(state)
     }
 
-    private func step(_ state: LoopState) async throws {
+    private static func close(_ state: LoopState) async {
+        await state.subscriber?.close()
+        await state.publisher?.close()
+        state.subscriber = nil
+        state.publisher = nil
+    }
+
+    /// Connects the publisher (registering the binding) and the subscriber (subscribed to the pidbox).
+    private func open(_ state: LoopState) async throws {
         if state.publisher == nil {
             let publisher = try await RedisConnection.connect(broker)
             state.publisher = publisher
@@ -99,9 +113,10 @@ final class CeleryPresence: Sendable {
             let subscriber = try await RedisConnection.connect(broker)
             state.subscriber = subscriber
             _ = try await subscriber.command([Array("PSUBSCRIBE".utf8), Array(PidboxRequest.channel(database: broker.database).utf8)])
-            if state.failures > 0 { logger.info("celery events: connected to Redis again") }
-            state.failures = 0
         }
+    }
+
+    private func step(_ state: LoopState) async throws {
         guard let publisher = state.publisher, let subscriber = state.subscriber else { return }
         if !state.onlineSent {
             try await publish(.online, clock: state.tick(), on: publisher)

@@ -19,20 +19,6 @@ public enum RedisSettlement: Sendable, Hashable {
     case requeue(message: [UInt8], listKey: String)
 }
 
-/// What a settlement did.
-public struct RedisSettleOutcome: Sendable, Hashable {
-    /// False when the message was no longer in the processing list (a reaper had returned it to its
-    /// queue). Then only an `ack`'s result was written; the other actions did nothing.
-    public var removed: Bool
-    /// Whether a result was written (false when none was given or a SUCCESS was already stored).
-    public var resultWritten: Bool
-
-    public init(removed: Bool, resultWritten: Bool) {
-        self.removed = removed
-        self.resultWritten = resultWritten
-    }
-}
-
 extension RedisBroker {
     /// The delayed-set member for `message` due back on `listKey`: `<listKey> NUL <message>`.
     public static func delayedMember(listKey: String, message: [UInt8]) -> [UInt8] {
@@ -42,38 +28,12 @@ extension RedisBroker {
         return member
     }
 
-    /// Settles `delivery` atomically (see ``RedisSettlement``).
-    /// - Parameters:
-    ///   - broker: the broker connection.
-    ///   - backend: the result backend connection when it is another server or database; nil when results go
-    ///     to the broker's database (then result and removal are one script).
-    /// - Throws: ``RedisError``. A settlement is idempotent: after a connection error retry it on a new
+    /// Settles `settlements` (all of `slot`, see ``RedisSettlement``) and fetches up to `limit` messages into the
+    /// slot's processing list, in one script call: one round trip for a whole batch (two with a separate result
+    /// backend, whose results are stored first in one pipeline). The only way a delivery is settled; `fetching: 0`
+    /// settles only.
+    /// - Throws: ``RedisError``. Settlements are idempotent: after a connection error retry them on a new
     ///   connection.
-    @discardableResult
-    public func settle(
-        _ delivery: RedisDelivery,
-        _ settlement: RedisSettlement,
-        broker: isolated RedisConnection,
-        backend: RedisConnection? = nil,
-        now: Date = Date()
-    ) async throws -> RedisSettleOutcome {
-        let (command, separate) = settleCommand(delivery, settlement, separateBackend: backend != nil, now: now)
-        var writtenSeparately = false
-        if let backend, let (key, json, expires) = separate {
-            writtenSeparately = try await backend.storeEncoded(json, key: key, expires: expires)
-        }
-        let reply: RedisValue
-        do {
-            reply = try broker.command(command)
-        } catch let error as RedisError where error.serverPrefix == "NOSCRIPT" {
-            reply = try broker.command(BrokerScripts.settle.eval(command))
-        }
-        return Self.outcome(reply, writtenSeparately: writtenSeparately)
-    }
-
-    /// Settles `settlements` (all of `slot`) and fetches up to `limit` messages into the slot's processing list,
-    /// in one script call: one round trip for a whole batch (two with a separate result backend, whose results
-    /// are stored first in one pipeline).
     /// - Returns: the fetched deliveries in the order to run them.
     public func cycle(
         slot: Int,
@@ -92,7 +52,7 @@ extension RedisBroker {
             let parts = settleParts(delivery, settlement, separateBackend: backend != nil, now: now)
             keys.append(parts.resultKey)
             keys.append(parts.target)
-            arguments += parts.arguments
+            arguments += parts.arguments.encoded
             if let (key, json, expires) = parts.separate {
                 separate.append(BrokerScripts.storeResult.evalsha(keys: [utf8(key)], arguments: [json, utf8(String(expires))]))
             }
@@ -115,45 +75,17 @@ extension RedisBroker {
         return deliveries
     }
 
-    private static func prefix(_ message: String) -> String {
-        String(message.prefix { !$0.isWhitespace })
-    }
-
-    private static func outcome(_ reply: RedisValue, writtenSeparately: Bool) -> RedisSettleOutcome {
-        let parts = reply.array ?? []
-        let removed = (parts.first?.int ?? 0) > 0
-        let written = parts.count > 1 && (parts[1].int ?? 0) > 0
-        return RedisSettleOutcome(removed: removed, resultWritten: written || writtenSeparately)
-    }
-
-    /// The settle script's `EVALSHA` command; with a separate backend, the result (key and JSON) to store
-    /// there first instead.
-    private func settleCommand(
+    /// One settlement as script keys (result key, target) and its ``SettlementArguments``; with a separate
+    /// backend, the result (key, JSON, TTL) to store there first instead.
+    func settleParts(
         _ delivery: RedisDelivery,
         _ settlement: RedisSettlement,
         separateBackend: Bool,
         now: Date
-    ) -> (command: [[UInt8]], separate: (key: String, json: [UInt8], expires: Int)?) {
-        let parts = settleParts(delivery, settlement, separateBackend: separateBackend, now: now)
-        let command = BrokerScripts.settle.evalsha(
-            keys: [utf8(processingKey(slot: delivery.slot)), parts.resultKey, parts.target, utf8(sourceKey(slot: delivery.slot))],
-            arguments: parts.arguments
-        )
-        return (command, parts.separate)
-    }
-
-    /// One settlement as script keys (result key, target) and its six arguments.
-    private func settleParts(
-        _ delivery: RedisDelivery,
-        _ settlement: RedisSettlement,
-        separateBackend: Bool,
-        now: Date
-    ) -> (resultKey: [UInt8], target: [UInt8], arguments: [[UInt8]], separate: (key: String, json: [UInt8], expires: Int)?) {
+    ) -> (resultKey: [UInt8], target: [UInt8], arguments: SettlementArguments, separate: (key: String, json: [UInt8], expires: Int)?) {
         var result: CeleryResult?
-        var action = "ack"
+        var arguments = SettlementArguments(message: delivery.raw)
         var target = processingKey(slot: delivery.slot)
-        var payload: [UInt8] = []
-        var score = ""
         var expires = resultExpires
         switch settlement {
         case .ack(let r):
@@ -164,22 +96,22 @@ extension RedisBroker {
             expires = resultExpires == 0 ? bounded : min(resultExpires, bounded)
         case .delay(let message, let listKey, let until, let r):
             result = r
-            action = "delay"
+            arguments.action = .delay
             target = keys.delayed
-            payload = Self.delayedMember(listKey: listKey, message: message)
-            score = Self.score(until)
+            arguments.payload = Self.delayedMember(listKey: listKey, message: message)
+            arguments.score = Self.score(until)
         case .deadLetter(let record, let r):
             result = r
-            action = "dead"
+            arguments.action = .dead
             target = keys.dead
-            payload = record.encoded()
+            arguments.payload = record.encoded()
         case .requeue(let message, let listKey):
-            action = "push"
+            arguments.action = .push
             target = listKey
-            payload = message
+            arguments.payload = message
         }
+        arguments.ttl = expires
 
-        var resultJSON: [UInt8] = []
         var resultKey = processingKey(slot: delivery.slot)
         var separate: (key: String, json: [UInt8], expires: Int)?
         if let result {
@@ -189,14 +121,10 @@ extension RedisBroker {
                 separate = (key, encoded, expires)
             } else {
                 resultKey = key
-                resultJSON = encoded
+                arguments.result = encoded
             }
         }
-        return (
-            utf8(resultKey), utf8(target),
-            [delivery.raw, resultJSON, utf8(String(expires)), utf8(action), payload, utf8(score)],
-            separate
-        )
+        return (utf8(resultKey), utf8(target), arguments, separate)
     }
 
     /// The delayed-set score of `date`: milliseconds since 1970, rounded up, clamped to years 1…9999 (no trap).
@@ -206,19 +134,8 @@ extension RedisBroker {
         return String(Int64(min(max(milliseconds, -62_135_596_800_000), 253_402_300_799_999)))
     }
 
-    /// ``RedisResultBackend/store(_:on:expires:now:)`` with this broker's `resultExpires`: forwarder; the lead
-    /// removes it at merge.
-    @discardableResult
-    public func storeResult(_ result: CeleryResult, on backend: isolated RedisConnection, now: Date = Date()) throws -> Bool {
-        try RedisResultBackend(resultExpires: resultExpires).store(result, on: backend, now: now)
-    }
-
-    /// ``RedisResultBackend/fetch(taskID:on:)``, nil for no record (`PENDING`); an unreadable record throws
-    /// ``RedisResultBackendError``: forwarder; the lead removes it at merge.
-    public func storedResult(taskID: String, on backend: isolated RedisConnection) throws -> CeleryResult? {
-        let reading = try RedisResultBackend(resultExpires: resultExpires).fetch(taskID: taskID, on: backend)
-        return reading.raw == nil ? nil : reading.result
-    }
+    /// The result backend on this broker's database, with its `resultExpires`.
+    public var results: RedisResultBackend { RedisResultBackend(resultExpires: resultExpires) }
 }
 
 extension RedisConnection {

@@ -79,72 +79,44 @@ enum BrokerScripts {
             """
     )
 
-    /// Settles a delivery in one atomic step.
-    /// KEYS[1] = processing list, KEYS[2] = result key (or any key when ARGV[2] is empty),
-    /// KEYS[3] = target (the delayed zset, the dead list or a queue list; any key for `ack`), KEYS[4] = the slot's
-    /// source hash (the message's entry is deleted with it).
-    /// ARGV[1] = the message as fetched, ARGV[2] = result JSON or '', ARGV[3] = result TTL seconds (0: none),
-    /// ARGV[4] = action (`ack`, `delay`, `dead`, `push`), ARGV[5] = payload (zset member, dead-letter record
-    /// or message to push), ARGV[6] = zset score for `delay`.
-    ///
-    /// The message leaves the processing list (LREM from the tail). For every action but `ack`, nothing else
-    /// happens when it was no longer there (a reaper already returned it to its queue: doing more would
-    /// duplicate it). The result is not written over a stored SUCCESS (Celery's guard against redelivered
-    /// duplicates); when written it is also PUBLISHed on the channel of the same name.
-    /// Returns `{removed, resultWritten}`.
-    static let settle = RedisScript(
-        name: "settle",
-        source: """
-            -- oauthq settle v4
-            \(storeUnlessSucceeded)
-            \(targetAccepts)
-            local action = ARGV[4]
-            if not target_accepts(action, KEYS[3]) then return {0, 0} end
-            local removed = redis.call('LREM', KEYS[1], -1, ARGV[1])
-            if removed > 0 and redis.call('TYPE', KEYS[4])['ok'] == 'hash' then redis.call('HDEL', KEYS[4], ARGV[1]) end
-            if removed == 0 and action ~= 'ack' then return {0, 0} end
-            local written = 0
-            if ARGV[2] ~= '' then written = store_unless_succeeded(KEYS[2], ARGV[2], ARGV[3]) end
-            if action == 'delay' then
-              redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
-            elseif action == 'dead' or action == 'push' then
-              redis.call('RPUSH', KEYS[3], ARGV[5])
-            end
-            return {removed, written}
-            """
-    )
-
-    /// Settles up to n deliveries, then fetches up to `limit` messages, in one script: the slot's main loop.
+    /// Settles up to n deliveries, then fetches up to `limit` messages, in one script: the slot's main loop, and
+    /// the only way a delivery is settled.
     /// KEYS[1] = processing list, KEYS[2] = the slot's source hash (message → the list it was fetched from, for
     /// the messages whose routing names another list; their entries are deleted as they are settled);
-    /// KEYS[2i+1], KEYS[2i+2] = result key and target of settlement i (1…n, as for ``settle``); then the queue
-    /// lists in fetch order.
-    /// ARGV[1] = n, ARGV[2] = limit, then six per settlement: message, result JSON or '', TTL, action, payload,
-    /// score (as for ``settle``).
-    /// Each fetch walks the lists from the first (highest priority) again. Returns `{list, message, …}`.
+    /// KEYS[2i+1], KEYS[2i+2] = result key (any key when the result is empty) and target of settlement i (1…n:
+    /// the delayed zset, the dead list or a queue list; any key for `ack`); then the queue lists in fetch order.
+    /// ARGV[1] = n, ARGV[2] = limit, then ``SettlementArguments/count`` per settlement, laid out by
+    /// ``SettlementArguments``: message, result JSON or '', TTL, action (`ack`, `delay`, `dead`, `push`),
+    /// payload, score.
+    ///
+    /// Each message leaves the processing list (LREM from the tail). For every action but `ack`, nothing else
+    /// happens when it was no longer there (a reaper already returned it to its queue: doing more would
+    /// duplicate it). A target of the wrong type leaves the message in the processing list (``targetAccepts``).
+    /// The result is written through ``storeUnlessSucceeded``. Each fetch walks the lists from the first
+    /// (highest priority) again. Returns `{list, message, …}`.
     static let cycle = RedisScript(
         name: "cycle",
         source: """
-            -- oauthq cycle v4
+            -- oauthq cycle v5
             \(storeUnlessSucceeded)
             \(targetAccepts)
             local n = tonumber(ARGV[1])
             local limit = tonumber(ARGV[2])
             local sources = redis.call('TYPE', KEYS[2])['ok'] == 'hash'
             for i = 1, n do
-              local a = 3 + 6 * (i - 1)
+              local a = 3 + \(SettlementArguments.count) * (i - 1)
+              \(SettlementArguments.luaLocals(base: "a"))
               local resultKey, target = KEYS[2 * i + 1], KEYS[2 * i + 2]
-              local action = ARGV[a + 3]
               if target_accepts(action, target) then
-                local removed = redis.call('LREM', KEYS[1], -1, ARGV[a])
-                if removed > 0 and sources then redis.call('HDEL', KEYS[2], ARGV[a]) end
+                local removed = redis.call('LREM', KEYS[1], -1, message)
+                if removed > 0 and sources then redis.call('HDEL', KEYS[2], message) end
                 if removed > 0 or action == 'ack' then
-                  if ARGV[a + 1] ~= '' then store_unless_succeeded(resultKey, ARGV[a + 1], ARGV[a + 2]) end
+                  if result ~= '' then store_unless_succeeded(resultKey, result, ttl) end
                   if removed > 0 then
                     if action == 'delay' then
-                      redis.call('ZADD', target, ARGV[a + 5], ARGV[a + 4])
+                      redis.call('ZADD', target, score, payload)
                     elseif action == 'dead' or action == 'push' then
-                      redis.call('RPUSH', target, ARGV[a + 4])
+                      redis.call('RPUSH', target, payload)
                     end
                   end
                 end
@@ -169,7 +141,7 @@ enum BrokerScripts {
             """
     )
 
-    /// The Lua function both result-writing scripts start with: SET (with EX when `ttl` > 0) and PUBLISH
+    /// The Lua function both result-writing scripts (`cycle`, `store-result`) start with, the one place the guard is written: SET (with EX when `ttl` > 0) and PUBLISH
     /// `value` at `key` unless a SUCCESS is stored there (Celery's guard against redelivered duplicates).
     /// Returns 1 when written, 0 when not.
     static let storeUnlessSucceeded = """
@@ -256,7 +228,7 @@ enum BrokerScripts {
             """
     )
 
-    /// The Lua function the settling scripts check first: whether `action`'s target key has a type it can take
+    /// The Lua function `cycle` checks first for each settlement: whether `action`'s target key has a type it can take
     /// (`delay`: a zset or absent; `dead`, `push`: a list or absent; `ack`: any). When it cannot, the message is
     /// left in the processing list (to be returned by recovery) rather than removed and then lost to a
     /// `WRONGTYPE` error.
@@ -331,5 +303,5 @@ enum BrokerScripts {
             """
     )
 
-    static let all: [RedisScript] = [fetch, settle, cycle, storeResult, promote, restore, forget, trimDead]
+    static let all: [RedisScript] = [fetch, cycle, storeResult, promote, restore, forget, trimDead]
 }

@@ -2,6 +2,7 @@ import Foundation
 public import JobQueue
 import Logging
 import Redis
+import ServiceLifecycle
 import Synchronization
 
 #if canImport(Glibc)
@@ -137,35 +138,30 @@ public final class TaskEventEmitter: Sendable {
 
     // MARK: - Publishing
 
-    /// Publishes buffered events until cancelled (then once more, best effort).
-    func run(broker: RedisConfiguration, reconnectPolicy: RedisReconnectPolicy, logger: Logger) async {
-        var connection: RedisConnection?
-        var failures = 0
+    /// Publishes buffered events until cancelled (then once more, best effort). The connection is opened when the
+    /// first event is buffered, and reopened through `reconnector` after an error.
+    func run(broker: RedisConfiguration, reconnector: RedisReconnector) async {
         var iterator = signal.makeAsyncIterator()
-        while !Task.isCancelled {
-            if buffer.withLock({ $0.isEmpty }) {
-                _ = await iterator.next()
-                continue
-            }
-            do {
-                if connection == nil {
-                    connection = try await RedisConnection.connect(broker)
-                    if failures > 0 { logger.info("task events: connected to Redis again") }
-                    failures = 0
+        await reconnector.run(
+            open: { () async throws -> RedisConnection in
+                while buffer.withLock({ $0.isEmpty }) {
+                    if await iterator.next() == nil || Task.isCancelled { throw CancellationError() }
                 }
-                if let connection { try await publishBuffered(on: connection) }
-            } catch {
-                failures += 1
-                if failures == 1 { logger.warning("task events: Redis error: \(error); reconnecting") }
-                await connection?.close()
-                connection = nil
-                try? await Task.sleep(for: reconnectPolicy.delay(forRetry: min(failures, 20)))
+                return try await RedisConnection.connect(broker)
+            },
+            close: { await $0.close() },
+            session: { connection, attempt in
+                attempt.connected()
+                while !Task.isCancelled {
+                    if buffer.withLock({ $0.isEmpty }) {
+                        _ = await iterator.next()
+                        continue
+                    }
+                    try await publishBuffered(on: connection)
+                }
+                try? await publishBuffered(on: connection)
             }
-        }
-        if let connection {
-            try? await publishBuffered(on: connection)
-            await connection.close()
-        }
+        )
     }
 
     private func publishBuffered(on connection: RedisConnection) async throws {
@@ -183,6 +179,21 @@ public final class TaskEventEmitter: Sendable {
             }
             let replies = try await connection.pipeline(commands)
             if let message = replies.compactMap(\.errorMessage).first { throw RedisError(.server, "task events: \(message)") }
+        }
+    }
+}
+
+/// The task-event publisher as a service of the worker's group: a graceful shutdown publishes what is buffered
+/// and ends it.
+struct TaskEventPublisher: Service {
+    let emitter: TaskEventEmitter
+    let reconnector: RedisReconnector
+    let broker: RedisConfiguration
+
+    func run() async {
+        let (emitter, reconnector, broker) = (emitter, reconnector, broker)
+        await cancelWhenGracefulShutdown {
+            await emitter.run(broker: broker, reconnector: reconnector)
         }
     }
 }

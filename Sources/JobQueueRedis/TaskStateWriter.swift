@@ -80,9 +80,7 @@ public final class TaskStateWriter: Sendable {
     private func write(_ result: CeleryResult) async {
         do {
             let open = try await openConnection()
-            let json = result.encoded()
-            let key = CeleryResult.key(taskID: result.taskID)
-            _ = try await open.storeEncoded(json, key: key, expires: resultExpires)
+            _ = try await RedisResultBackend(resultExpires: resultExpires).store(result, on: open)
         } catch {
             connection.withLock { $0 = nil }
         }

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Beat
-import Dispatch
 import Foundation
 import JobQueue
 import Logging
 import Observability
 import Redis
+import ServiceLifecycle
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
@@ -127,16 +128,27 @@ struct BeatCommand: AsyncParsableCommand {
             for entry in configuration.entries {
                 log("beat: entry \"\(entry.name)\": \(entry.task) \(entry.schedule) queue \(entry.queue)")
             }
-            let running = Task { try await scheduler.run() }
-            let sources = [SIGINT, SIGTERM].map { signalNumber in
-                signal(signalNumber, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-                source.setEventHandler { running.cancel() }
-                source.resume()
-                return source
+            // Until the service group traps them: a signal before then must not kill the process.
+            for signalNumber in [SIGTERM, SIGINT] { signal(signalNumber, SIG_IGN) }
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [SchedulerService(scheduler: scheduler)], gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: Logger(label: "oauthq.beat")
+                )
+            )
+            try await group.run()
+        }
+    }
+
+    /// The scheduler as a service: a graceful shutdown cancels it (it releases the lock and returns).
+    struct SchedulerService: Service {
+        let scheduler: BeatScheduler
+
+        func run() async throws {
+            let scheduler = self.scheduler
+            try await cancelWhenGracefulShutdown {
+                try await scheduler.run()
             }
-            defer { for source in sources { source.cancel() } }
-            try await running.value
         }
     }
 

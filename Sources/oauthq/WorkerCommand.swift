@@ -7,6 +7,12 @@ import MaintenanceTasks
 import OAuthMaintenance
 import Observability
 import Redis
+import ServiceLifecycle
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `oauthq worker`: consume Celery tasks from Redis and run them (see ``RedisWorker`` and ``RedisBroker``).
 struct WorkerCommand: AsyncParsableCommand {
@@ -225,9 +231,20 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         let worker = RedisWorker(configuration: configuration, handlers: handlers, logger: logger, metrics: metrics)
         metricsServer?.setHealthCheck { worker.health.status() }
-        let signals = WorkerSignals { worker.requestShutdown() }
-        defer { signals.cancel() }
-        try await worker.run()
+        // The first SIGTERM/SIGINT is a warm shutdown, a second one aborts it; the metrics endpoint stops last. Their
+        // default action (exit) is off from here: the worker receives them through dispatch sources.
+        for signalNumber in [SIGTERM, SIGINT] { signal(signalNumber, SIG_IGN) }
+        try await worker.run(gracefulShutdownSignals: [.sigterm, .sigint], alongside: metricsServer.map { [MetricsService(server: $0)] } ?? [])
+    }
+
+    /// The metrics endpoint as a service of the worker's group: it serves until the group shuts down.
+    struct MetricsService: Service {
+        let server: MetricsHTTPServer
+
+        func run() async {
+            try? await gracefulShutdown()
+            server.stop()
+        }
     }
 
     /// `%h` → the host name, as Celery's `-n`.

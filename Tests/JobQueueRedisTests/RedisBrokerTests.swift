@@ -7,6 +7,20 @@ import TestSupport
 
 @Suite("RedisBroker against the shared Redis", .enabled(if: TestEnvironment.shouldRunRedis))
 struct RedisBrokerTests {
+    /// Settles one delivery as the worker does: through the `cycle` script, fetching nothing.
+    static func settle(
+        _ delivery: RedisDelivery,
+        _ settlement: RedisSettlement,
+        broker: RedisBroker,
+        on connection: RedisConnection,
+        backend: RedisConnection? = nil
+    ) async throws {
+        let fetched = try await broker.cycle(
+            slot: delivery.slot, settling: [(delivery, settlement)], fetching: 0, listKeys: [], broker: connection, backend: backend
+        )
+        #expect(fetched.isEmpty)
+    }
+
     @Test("fetch moves messages into the slot's processing list: priority step 0 first, FIFO within a list")
     func fetchOrder() async throws {
         try await BrokerScope.with("order") { scope in
@@ -21,7 +35,7 @@ struct RedisBrokerTests {
             while let delivery = try await broker.fetch(slot: 0, listKeys: order, on: scope.connection) {
                 #expect(try await scope.list(broker.processingKey(slot: 0)).first == delivery.raw)
                 ids.append(try CeleryMessage.decode(delivery.raw).get().id)
-                try await broker.settle(delivery, .ack(result: nil), broker: scope.connection)
+                try await Self.settle(delivery, .ack(result: nil), broker: broker, on: scope.connection)
         }
         #expect(ids == [first.id, second.id, mid.id, low.id])
         #expect(try await scope.length(broker.processingKey(slot: 0)) == 0)
@@ -42,7 +56,7 @@ struct RedisBrokerTests {
         while let delivery = try await broker.fetch(slot: 0, listKeys: CeleryQueue.fetchOrder(queues: order), on: scope.connection) {
             served.append(delivery.queue)
             order = CeleryQueue.rotated(order, lastUsed: delivery.queue)
-            try await broker.settle(delivery, .ack(result: nil), broker: scope.connection)
+            try await Self.settle(delivery, .ack(result: nil), broker: broker, on: scope.connection)
         }
         #expect(served == [scope.queue, other, scope.queue, other, scope.queue, other])
         }
@@ -74,10 +88,8 @@ struct RedisBrokerTests {
             _ = try await subscriber.command("SUBSCRIBE", CeleryResult.key(taskID: message.id))
 
             let delivery = try #require(try await broker.fetch(slot: 0, listKeys: [scope.queue], on: scope.connection))
-            let outcome = try await broker.settle(
-                delivery, .ack(result: .success(taskID: message.id, result: "pong")), broker: scope.connection
-            )
-            #expect(outcome == RedisSettleOutcome(removed: true, resultWritten: true))
+            try await Self.settle(delivery, .ack(result: .success(taskID: message.id, result: "pong")), broker: broker, on: scope.connection)
+            #expect(try await scope.length(broker.processingKey(slot: 0)) == 0)
             let stored = try #require(try await scope.result(message.id))
             #expect(stored.state == .success)
             #expect(stored.result == "pong")
@@ -90,12 +102,12 @@ struct RedisBrokerTests {
             // A duplicate delivery's FAILURE does not replace the SUCCESS.
             try await scope.pushRaw(message.raw)
             let again = try #require(try await broker.fetch(slot: 0, listKeys: [scope.queue], on: scope.connection))
-            let second = try await broker.settle(
+            try await Self.settle(
                 again,
                 .ack(result: .failure(taskID: message.id, exception: CeleryResult.failure(type: "ValueError", messages: ["x"]))),
-                broker: scope.connection
+                broker: broker, on: scope.connection
             )
-            #expect(second == RedisSettleOutcome(removed: true, resultWritten: false))
+            #expect(try await scope.length(broker.processingKey(slot: 0)) == 0)
             #expect(try await scope.result(message.id)?.state == .success)
         }
     }
@@ -107,10 +119,9 @@ struct RedisBrokerTests {
             let broker = scope.broker()
             let backend = try await RedisConnection.connect(RedisConfiguration(url: TestEnvironment.redisURL))
             let delivery = try #require(try await broker.fetch(slot: 0, listKeys: [scope.queue], on: scope.connection))
-            let outcome = try await broker.settle(
-                delivery, .ack(result: .success(taskID: message.id, result: 1)), broker: scope.connection, backend: backend
+            try await Self.settle(
+                delivery, .ack(result: .success(taskID: message.id, result: 1)), broker: broker, on: scope.connection, backend: backend
             )
-            #expect(outcome == RedisSettleOutcome(removed: true, resultWritten: true))
             #expect(try await scope.result(message.id)?.result == 1)
             #expect(try await scope.length(broker.processingKey(slot: 0)) == 0)
             await backend.close()
@@ -126,8 +137,8 @@ struct RedisBrokerTests {
             let delivery = try #require(try await broker.fetch(slot: 0, listKeys: [scope.queue], on: scope.connection))
             #expect(delivery.raw == waiting.raw)
             let due = Date().addingTimeInterval(60)
-            try await broker.settle(
-                delivery, .delay(message: delivery.raw, listKey: scope.queue, until: due, result: nil), broker: scope.connection
+            try await Self.settle(
+                delivery, .delay(message: delivery.raw, listKey: scope.queue, until: due, result: nil), broker: broker, on: scope.connection
             )
             #expect(try await scope.length(broker.processingKey(slot: 0)) == 0)
             #expect(try await scope.connection.command("ZCARD", broker.keys.delayed).int == 1)
@@ -150,10 +161,10 @@ struct RedisBrokerTests {
             try await scope.pushRaw(garbage)
             let delivery = try #require(try await broker.fetch(slot: 0, listKeys: [scope.queue], on: scope.connection))
             let record = DeadLetter(reason: "not JSON", queue: scope.queue, taskID: id, worker: "w", original: delivery.raw)
-            try await broker.settle(
+            try await Self.settle(
                 delivery,
                 .deadLetter(record, result: .failure(taskID: id, exception: CeleryResult.failure(type: "ValueError", messages: ["bad"]))),
-                broker: scope.connection
+                broker: broker, on: scope.connection
             )
             let dead = try await scope.list(broker.keys.dead)
             #expect(dead.count == 1)

@@ -26,18 +26,18 @@ struct RedisResultBackendTests {
         await connection.close()
     }
 
-    @Test("no record: PENDING with no raw bytes; the broker's forwarder says nil")
+    @Test("no record: PENDING with no raw bytes, also through the broker's backend")
     func absentIsPending() async throws {
         try await withTask { connection, taskID in
             let reading = try await backend.fetch(taskID: taskID, on: connection)
             #expect(reading.result.state == .pending)
             #expect(reading.result.taskID == taskID)
             #expect(reading.raw == nil)
-            #expect(try await RedisBroker(keyPrefix: "unused").storedResult(taskID: taskID, on: connection) == nil)
+            #expect(try await RedisBroker(keyPrefix: "unused").results.fetch(taskID: taskID, on: connection).raw == nil)
         }
     }
 
-    @Test("a stored result reads back byte for byte, through the backend and the broker's forwarder")
+    @Test("a stored result reads back byte for byte, through the backend and the broker's backend")
     func storedReadsBack() async throws {
         try await withTask { connection, taskID in
             let result = CeleryResult(taskID: taskID, state: .success, result: ["deleted": 3])
@@ -47,9 +47,9 @@ struct RedisResultBackendTests {
             #expect(reading.raw == raw)
             #expect(reading.result.state == .success)
             #expect(reading.result.result == ["deleted": 3])
-            let forwarded = try await RedisBroker(keyPrefix: "unused").storedResult(taskID: taskID, on: connection)
-            #expect(forwarded?.state == .success)
-            #expect(forwarded?.result == ["deleted": 3])
+            let forwarded = try await RedisBroker(keyPrefix: "unused", resultExpires: 600).results.fetch(taskID: taskID, on: connection).result
+            #expect(forwarded.state == .success)
+            #expect(forwarded.result == ["deleted": 3])
             let ttl = try await connection.command("TTL", CeleryResult.key(taskID: taskID)).int ?? -3
             #expect((1...600).contains(ttl))
         }
@@ -72,7 +72,7 @@ struct RedisResultBackendTests {
             #expect(error.map { !$0.description.contains("hunter2") } == true)
             #expect(error?.description.contains(taskID) == true)
             let forwarded = await #expect(throws: RedisResultBackendError.self) {
-                try await RedisBroker(keyPrefix: "unused").storedResult(taskID: taskID, on: connection)
+                try await RedisBroker(keyPrefix: "unused").results.fetch(taskID: taskID, on: connection)
             }
             #expect(forwarded?.code == .unreadableResult)
         }
@@ -96,7 +96,7 @@ struct RedisResultBackendTests {
                 taskID: taskID, state: .failure,
                 result: CeleryResult.ExceptionInfo(type: "ValueError", module: "builtins", messages: ["late"]).json)
             #expect(try await backend.store(failure, on: connection) == false)
-            #expect(try await RedisBroker(keyPrefix: "unused").storeResult(failure, on: connection) == false)
+            #expect(try await RedisBroker(keyPrefix: "unused").results.store(failure, on: connection) == false)
             let reading = try await backend.fetch(taskID: taskID, on: connection)
             #expect(reading.result.state == .success)
             #expect(reading.result.result == 1)
