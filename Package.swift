@@ -12,7 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "oauthq", targets: ["oauthq"]),
-        .library(name: "JobQueue", targets: ["JobQueue"]),
+        .library(name: "CeleryProtocol", targets: ["CeleryProtocol"]),
         // For the fuzzer in Fuzz/ (settings parsing).
         .library(name: "OAuthMaintenance", targets: ["OAuthMaintenance"]),
     ],
@@ -58,20 +58,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "JobQueue", dependencies: ["CivilCalendar", "PythonCompat"], swiftSettings: strict),
+        .target(name: "CeleryProtocol", dependencies: ["CivilCalendar", "PythonCompat"], swiftSettings: strict),
         .target(
             name: "Beat",
             dependencies: [
-                "Redis", "JobQueue", "JobQueueRedis", "CivilCalendar",
+                "Redis", "CeleryProtocol", "CeleryRedis", "CivilCalendar",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
         .target(
-            name: "JobQueueRedis",
+            name: "CeleryRedis",
             dependencies: [
-                "Redis", "JobQueue",
+                "Redis", "CeleryProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -85,7 +85,7 @@ let package = Package(
         .target(
             name: "MaintenanceTasks",
             dependencies: [
-                "JobQueue", "JobQueueRedis", "OAuthMaintenance", "Postgres",
+                "CeleryProtocol", "CeleryRedis", "OAuthMaintenance", "Postgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -100,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "oauthq",
             dependencies: [
-                "Redis", "Postgres", "OAuthMaintenance", "JobQueue", "Beat", "JobQueueRedis", "MaintenanceTasks", "Observability",
+                "Redis", "Postgres", "OAuthMaintenance", "CeleryProtocol", "Beat", "CeleryRedis", "MaintenanceTasks", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -120,18 +120,18 @@ let package = Package(
             dependencies: ["OAuthMaintenance", "Postgres", "PythonCompat", "TestSupport"],
             swiftSettings: strict
         ),
-        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "PythonCompat", "TestSupport"], exclude: ["python", "captures"], swiftSettings: strict),
+        .testTarget(name: "CeleryProtocolTests", dependencies: ["CeleryProtocol", "PythonCompat", "TestSupport"], exclude: ["python", "captures"], swiftSettings: strict),
         .testTarget(
-            name: "JobQueueRedisTests",
+            name: "CeleryRedisTests",
             dependencies: [
-                "JobQueueRedis", "JobQueue", "Redis", "Postgres", "OAuthMaintenance", "TestSupport",
+                "CeleryRedis", "CeleryProtocol", "Redis", "Postgres", "OAuthMaintenance", "TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "OAuthQTests",
-            dependencies: ["TestSupport", "Postgres", "OAuthMaintenance", "Redis", "JobQueue"],
+            dependencies: ["TestSupport", "Postgres", "OAuthMaintenance", "Redis", "CeleryProtocol"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -142,11 +142,11 @@ let package = Package(
         .testTarget(
             name: "MaintenanceTasksTests",
             dependencies: [
-                "MaintenanceTasks", "JobQueue", "JobQueueRedis", "OAuthMaintenance", "Postgres", "TestSupport",
+                "MaintenanceTasks", "CeleryProtocol", "CeleryRedis", "OAuthMaintenance", "Postgres", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "BeatTests", dependencies: ["Beat", "JobQueue", "JobQueueRedis", "Redis", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "BeatTests", dependencies: ["Beat", "CeleryProtocol", "CeleryRedis", "Redis", "TestSupport"], swiftSettings: strict),
     ]
 )

@@ -1,5 +1,5 @@
 // swift-tools-version: 6.1
-// libFuzzer harness for the JobQueue wire layer, the worker's triage and cleartokens' settings parsing. Not part of the root package; build it with
+// libFuzzer harness for the CeleryProtocol wire layer, the worker's triage and cleartokens' settings parsing. Not part of the root package; build it with
 // scripts/fuzz-envelope.sh (swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library).
 import PackageDescription
 
@@ -15,7 +15,7 @@ let package = Package(
         .executableTarget(
             name: "EnvelopeFuzzer",
             dependencies: [
-                "CFuzzerDriver", .product(name: "JobQueue", package: "oauthq"),
+                "CFuzzerDriver", .product(name: "CeleryProtocol", package: "oauthq"),
                 .product(name: "OAuthMaintenance", package: "oauthq"),
             ],
             swiftSettings: [

@@ -1,4 +1,4 @@
-public import JobQueue
+public import CeleryProtocol
 
 /// One periodic task: what to send, where, and when.
 public struct BeatEntry: Sendable, Hashable {

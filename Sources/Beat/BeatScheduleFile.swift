@@ -1,5 +1,5 @@
 public import Foundation
-import JobQueue
+import CeleryProtocol
 import Yams
 
 /// A beat schedule file (YAML):

@@ -1,5 +1,5 @@
 public import Foundation
-import JobQueue
+import CeleryProtocol
 public import Redis
 
 /// What a beat does with ticks it missed while no beat was leader (down, or failing over).

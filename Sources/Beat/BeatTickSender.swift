@@ -1,6 +1,6 @@
 public import Foundation
-public import JobQueue
-import JobQueueRedis
+public import CeleryProtocol
+import CeleryRedis
 public import Redis
 
 /// Sends one scheduled tick at most once, whoever asks and however often.

@@ -1,5 +1,5 @@
-import JobQueue
-public import JobQueueRedis
+import CeleryProtocol
+public import CeleryRedis
 public import Logging
 
 #if canImport(Glibc)

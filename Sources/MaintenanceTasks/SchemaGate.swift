@@ -1,5 +1,5 @@
-import JobQueue
-import JobQueueRedis
+import CeleryProtocol
+import CeleryRedis
 import Logging
 import OAuthMaintenance
 import Postgres

@@ -7,7 +7,7 @@ import Crypto
 enum TaskClientID {
     /// DOT's duplicate-client-id validation message.
     static let duplicateMessage = "Application with this Client ID already exists."
-    /// How many times a duplicate delivery waits (``JobQueueRedis/JobError/busyDelay`` each) for the first
+    /// How many times a duplicate delivery waits (``CeleryRedis/JobError/busyDelay`` each) for the first
     /// delivery's result before it answers without the secret.
     static let maximumDeferrals = 30
 

@@ -1,5 +1,5 @@
-import JobQueue
-import JobQueueRedis
+import CeleryProtocol
+import CeleryRedis
 
 /// Python-style binding of a task's `args` and `kwargs` to named parameters, with Python's `TypeError`
 /// messages (`f() got an unexpected keyword argument 'x'`, …). Values are never quoted in messages.

@@ -1,5 +1,5 @@
-import JobQueue
-import JobQueueRedis
+import CeleryProtocol
+import CeleryRedis
 import Postgres
 
 /// A slot's PostgreSQL connection, opened on first use and dropped after a connection-level error (the next

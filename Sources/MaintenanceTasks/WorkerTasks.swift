@@ -1,6 +1,6 @@
 import Foundation
-import JobQueue
-public import JobQueueRedis
+import CeleryProtocol
+public import CeleryRedis
 public import Logging
 import OAuthMaintenance
 import Postgres

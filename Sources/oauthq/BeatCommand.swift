@@ -1,7 +1,7 @@
 import ArgumentParser
 import Beat
 import Foundation
-import JobQueue
+import CeleryProtocol
 import Logging
 import Observability
 import Redis

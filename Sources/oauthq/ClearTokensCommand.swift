@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import JobQueue
+import CeleryProtocol
 import MaintenanceTasks
 import OAuthMaintenance
 import Postgres

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import JobQueue
+import CeleryProtocol
 
 /// `oauthq enqueue clearcimdapplications [--batch-size N]`.
 struct EnqueueClearCIMDApplicationsCommand: AsyncParsableCommand {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import JobQueue
+import CeleryProtocol
 import OAuthMaintenance
 
 /// `oauthq enqueue <task>`: send a task to the queue as a Celery 5.7 client would.

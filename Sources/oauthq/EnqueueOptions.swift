@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import JobQueue
-import JobQueueRedis
+import CeleryProtocol
+import CeleryRedis
 import Redis
 
 /// The options every `oauthq enqueue <task>` shares: routing, timing, identity, and waiting for the result.

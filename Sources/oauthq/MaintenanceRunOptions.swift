@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import JobQueue
+import CeleryProtocol
 import MaintenanceTasks
 
 /// The options `cleartokens` and `clearcimdapplications` share: progress on stderr and the run's `now`.

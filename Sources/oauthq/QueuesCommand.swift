@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import JobQueue
-import JobQueueRedis
+import CeleryProtocol
+import CeleryRedis
 import Redis
 
 /// `oauthq queues pause|resume QUEUE`: stops or restarts consumption of a queue by every worker.

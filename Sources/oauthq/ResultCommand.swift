@@ -1,5 +1,5 @@
 import ArgumentParser
-import JobQueueRedis
+import CeleryRedis
 import Redis
 
 /// `oauthq result ID`: a task's state and result from Celery's Redis result backend.

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import JobQueue
-import JobQueueRedis
+import CeleryProtocol
+import CeleryRedis
 
 /// How `oauthq result` and `oauthq enqueue --wait` print a result, and the exit status it maps to.
 ///

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import JobQueue
-import JobQueueRedis
+import CeleryProtocol
+import CeleryRedis
 import Redis
 
 /// `oauthq revoke ID…`: revokes tasks for every worker, present and future, through the shared revoked set.

@@ -1,6 +1,6 @@
 import Beat
 import Foundation
-import JobQueue
+import CeleryProtocol
 import Redis
 import TestSupport
 import Testing

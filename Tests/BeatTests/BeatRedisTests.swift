@@ -1,7 +1,7 @@
 import Beat
 import Foundation
-import JobQueue
-import JobQueueRedis
+import CeleryProtocol
+import CeleryRedis
 import Redis
 import TestSupport
 import Testing

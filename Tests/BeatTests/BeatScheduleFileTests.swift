@@ -1,6 +1,6 @@
 import Beat
 import Foundation
-import JobQueue
+import CeleryProtocol
 import TestSupport
 import Testing
 

@@ -1,6 +1,6 @@
 import Beat
 import Foundation
-import JobQueue
+import CeleryProtocol
 import Testing
 
 /// Unix seconds of a UTC ISO time.

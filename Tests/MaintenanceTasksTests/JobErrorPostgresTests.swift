@@ -1,5 +1,5 @@
-import JobQueue
-import JobQueueRedis
+import CeleryProtocol
+import CeleryRedis
 import MaintenanceTasks
 import Postgres
 import Testing

@@ -1,6 +1,6 @@
 import Foundation
-import JobQueue
-import JobQueueRedis
+import CeleryProtocol
+import CeleryRedis
 import Logging
 import MaintenanceTasks
 import OAuthMaintenance

@@ -1,5 +1,5 @@
 import Foundation
-import JobQueue
+import CeleryProtocol
 import TestSupport
 import Testing
 

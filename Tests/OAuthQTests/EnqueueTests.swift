@@ -1,5 +1,5 @@
 import Foundation
-import JobQueue
+import CeleryProtocol
 import Redis
 import TestSupport
 import Testing

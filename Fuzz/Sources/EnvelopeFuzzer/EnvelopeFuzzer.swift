@@ -1,5 +1,5 @@
 import Foundation
-import JobQueue
+import CeleryProtocol
 import OAuthMaintenance
 
 /// libFuzzer entry point: every input is fed to the envelope decoder and the JSON parser.

@@ -1,5 +1,5 @@
 """Captures what a real Celery 5.7 worker answers to `celery inspect …` and which task events it sends, as
-fixtures for oauthq's shape tests (Tests/JobQueueTests/captures/celery-5.7-*.json).
+fixtures for oauthq's shape tests (Tests/CeleryProtocolTests/captures/celery-5.7-*.json).
 
 Usage (from this folder, REDIS_URL set to a scratch database):
     python capture_celery.py OUTPUT_DIR
