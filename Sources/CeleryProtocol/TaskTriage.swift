@@ -1,11 +1,11 @@
 public import Foundation
 
 /// What a worker does with one message before running anything, decided without I/O: run it, revoke it
-/// (expired), park it until its ETA, or dead-letter it with a reason. Every number of the message is checked
+/// (expired, or its id revoked), park it until its ETA, or dead-letter it with a reason. Every number of the message is checked
 /// against ``MessageLimits`` here, so nothing downstream converts an unchecked value.
 ///
 /// Order: size cap (the body is not decoded), decode, poison pill (`oauthq_worker_lost` reached
-/// ``maximumWorkerLosses``), registry, bounds (retries, time limits), expiry, ETA.
+/// ``maximumWorkerLosses``), registry, bounds (retries, time limits), expiry, ETA, revoked id.
 public struct TaskTriage: Sendable {
     /// The tasks a worker runs: registered names and aliases (`alias → registered name`).
     public struct Registry: Sendable {
@@ -69,9 +69,12 @@ public struct TaskTriage: Sendable {
     public enum Decision: Sendable {
         case run(Run)
         /// Expired (`headers.expires` passed): store `REVOKED` (when results are kept) and drop it.
-        case revoke(CeleryMessage, name: String)
+        case expired(CeleryMessage, name: String)
         /// Its ETA is ahead: park it until then.
         case delay(CeleryMessage, name: String, until: Date)
+        /// Its id is revoked (`revoke`, `celery control revoke`): store `REVOKED` and drop it. Checked when it is
+        /// due, so a message revoked while parked for its ETA is dropped when the ETA comes.
+        case revoked(CeleryMessage, name: String)
         case deadLetter(Rejection)
     }
 
@@ -96,7 +99,8 @@ public struct TaskTriage: Sendable {
     }
 
     /// The decision for the message `raw`, fetched from `queue` at `now`.
-    public func triage(_ raw: [UInt8], queue: String, now: Date) -> Decision {
+    /// - Parameter isRevoked: whether a task id is revoked now (the worker's in-memory copy of the revoked set).
+    public func triage(_ raw: [UInt8], queue: String, now: Date, isRevoked: (String) -> Bool = { _ in false }) -> Decision {
         guard raw.count <= limits.maximumMessageBytes else {
             let reason = "message of \(raw.count) bytes exceeds the \(limits.maximumMessageBytes)-byte limit; not decoded"
             let record = DeadLetter(reason: reason, time: now, queue: queue, worker: workerName, original: raw)
@@ -156,10 +160,13 @@ public struct TaskTriage: Sendable {
         }
 
         if message.isExpired(now: now) {
-            return .revoke(message, name: name)
+            return .expired(message, name: name)
         }
         if let eta = message.eta, eta.timeIntervalSince(now) > 0.001 {
             return .delay(message, name: name, until: eta)
+        }
+        if isRevoked(message.id) {
+            return .revoked(message, name: name)
         }
         return .run(Run(message: message, name: name, timeLimit: timeLimit, checkStoredSuccess: message.isRedelivered, isolate: losses >= max(1, maximumWorkerLosses - 1)))
     }

@@ -65,6 +65,17 @@ struct TaskReport: Sendable {
     }
 }
 
+/// A message the worker settles without running it (see ``TaskSettlementRules/settlement(for:delivery:now:start:)``).
+enum TaskSkip: Sendable {
+    case rejected(TaskTriage.Rejection)
+    case expired(CeleryMessage, name: String)
+    case revoked(CeleryMessage, name: String)
+    case scheduled(CeleryMessage, name: String, until: Date)
+    case duplicate(CeleryMessage, name: String)
+    case suspectDeferred(CeleryMessage, name: String)
+    case noHandler(CeleryMessage, name: String)
+}
+
 /// Maps how a task ended to its settlement and log line, without I/O: the worker's outcome table.
 ///
 /// | outcome | settlement | state |
@@ -185,6 +196,60 @@ struct TaskSettlementRules: Sendable {
             }
         }
     }
+
+    /// The settlement of a message that is not run: triage's other decisions, a redelivered duplicate whose
+    /// `SUCCESS` is stored, a suspect deferred because another runs, a task with no handler.
+    ///
+    /// | skip | settlement | state |
+    /// |---|---|---|
+    /// | rejected (triage) | dead letter with its `FAILURE` | DEAD-LETTERED |
+    /// | expired | ack with `REVOKED` (`expired`) | REVOKED |
+    /// | revoked id | ack with `REVOKED` | REVOKED |
+    /// | ETA ahead | the message parked until its ETA | SCHEDULED |
+    /// | redelivered, `SUCCESS` stored | ack, nothing stored | SUCCESS |
+    /// | suspect while another suspect runs | the message parked for 0.5 s | DEFERRED |
+    /// | no handler | the message returned to its list | REQUEUED |
+    func settlement(for skip: TaskSkip, delivery: RedisDelivery, now: Date, start: ContinuousClock.Instant) -> SettledTask {
+        func settled(_ settlement: RedisSettlement, _ message: CeleryMessage, _ name: String, _ state: String, failed: Bool?, note: String) -> SettledTask {
+            SettledTask(
+                delivery: delivery, settlement: settlement,
+                report: TaskReport(name: name, id: message.id, state: state, start: start, failed: failed, note: note)
+            )
+        }
+        switch skip {
+        case .rejected(let rejection):
+            return SettledTask(
+                delivery: delivery, settlement: .deadLetter(rejection.record, result: rejection.result),
+                report: TaskReport(
+                    name: rejection.name, id: rejection.id, state: "DEAD-LETTERED", start: start, failed: true,
+                    note: rejection.record.reason, deadLetter: rejection.metric
+                )
+            )
+        case .expired(let message, let name):
+            let result = message.ignoreResult ? nil : CeleryResult.revokedExpired(taskID: message.id, dateDone: now)
+            return settled(.ack(result: result), message, name, "REVOKED", failed: true, note: "expired")
+        case .revoked(let message, let name):
+            let result = message.ignoreResult ? nil : CeleryResult.revoked(taskID: message.id, dateDone: now)
+            return settled(.ack(result: result), message, name, "REVOKED", failed: true, note: "revoked")
+        case .scheduled(let message, let name, let eta):
+            return settled(
+                .delay(message: delivery.raw, listKey: delivery.listKey, until: eta, result: nil), message, name, "SCHEDULED",
+                failed: nil, note: "eta \(CeleryTimestamp.format(eta))"
+            )
+        case .duplicate(let message, let name):
+            return settled(.ack(result: nil), message, name, "SUCCESS", failed: false, note: "redelivered duplicate, not run again")
+        case .suspectDeferred(let message, let name):
+            return settled(
+                .delay(message: delivery.raw, listKey: delivery.listKey, until: now.addingTimeInterval(Self.suspectDelay), result: nil),
+                message, name, "DEFERRED", failed: nil, note: "another suspect message runs in this worker"
+            )
+        case .noHandler(let message, let name):
+            return settled(.requeue(message: delivery.raw, listKey: delivery.listKey), message, name, "REQUEUED", failed: nil, note: "no handler")
+        }
+    }
+
+    /// How long a suspect message waits while another suspect runs in this worker.
+    static let suspectDelay: TimeInterval = 0.5
 
     /// A time limit as Celery writes it in `TimeLimitExceeded(…)`: an integer when whole.
     static func number(_ value: Double) -> JSONValue {

@@ -4,9 +4,9 @@ import Redis
 import Synchronization
 
 extension RedisWorker {
-    /// One message in a slot: decode and triage it (``TaskTriage``), check the revoked set and, for a
-    /// redelivery, a stored `SUCCESS`; run it (``TaskRunner``); map the outcome to a settlement
-    /// (``TaskSettlementRules``). The settlement is made by the slot with its next fetch.
+    /// One message in a slot: decode and triage it (``TaskTriage``, with the revoked set), and for a redelivery
+    /// look for a stored `SUCCESS`; run it (``TaskRunner``); map the outcome, or why it was not run, to a
+    /// settlement (``TaskSettlementRules``). The settlement is made by the slot with its next fetch.
     func process(
         _ delivery: RedisDelivery,
         state slotState: SlotState,
@@ -16,27 +16,19 @@ extension RedisWorker {
         let start = ContinuousClock.now
         let now = Date()
         let run: TaskTriage.Run
-        switch triage.triage(delivery.raw, queue: delivery.queue, now: now) {
-        case .deadLetter(let rejection):
-            return SettledTask(
-                delivery: delivery, settlement: .deadLetter(rejection.record, result: rejection.result),
-                report: TaskReport(
-                    name: rejection.name, id: rejection.id, state: "DEAD-LETTERED", start: start, failed: true,
-                    note: rejection.record.reason, deadLetter: rejection.metric
-                )
-            )
-        case .revoke(let message, let name):
-            return SettledTask(
-                delivery: delivery, settlement: .ack(result: message.ignoreResult ? nil : CeleryResult.revokedExpired(taskID: message.id)),
-                report: TaskReport(name: name, id: message.id, state: "REVOKED", start: start, failed: true, note: "expired")
-            )
-        case .delay(let message, let name, let eta):
-            return SettledTask(
-                delivery: delivery, settlement: .delay(message: delivery.raw, listKey: delivery.listKey, until: eta, result: nil),
-                report: TaskReport(name: name, id: message.id, state: "SCHEDULED", start: start, failed: nil, note: "eta \(CeleryTimestamp.format(eta))")
-            )
+        func skip(_ skip: TaskSkip) -> SettledTask { rules.settlement(for: skip, delivery: delivery, now: now, start: start) }
+        switch triage.triage(delivery.raw, queue: delivery.queue, now: now, isRevoked: { revoked.contains($0, now: now) }) {
         case .run(let decided):
             run = decided
+        case .deadLetter(let rejection):
+            return skip(.rejected(rejection))
+        case .expired(let message, let name):
+            return skip(.expired(message, name: name))
+        case .delay(let message, let name, let eta):
+            return skip(.scheduled(message, name: name, until: eta))
+        case .revoked(let message, let name):
+            taskEvents.received(message, name: name)
+            return skip(.revoked(message, name: name))
         }
         let message = run.message
         let name = run.name
@@ -46,25 +38,10 @@ extension RedisWorker {
         }
         guard let handler = handlers[name] else {
             // The registry is built from the handlers; unreachable, but never a trap.
-            return SettledTask(
-                delivery: delivery, settlement: .requeue(message: delivery.raw, listKey: delivery.listKey),
-                report: TaskReport(name: name, id: message.id, state: "REQUEUED", start: start, failed: nil, note: "no handler")
-            )
+            return skip(.noHandler(message, name: name))
         }
-
-        if revoked.contains(message.id, now: now) {
-            taskEvents.received(message, name: name)
-            return SettledTask(
-                delivery: delivery, settlement: .ack(result: message.ignoreResult ? nil : CeleryResult.revoked(taskID: message.id)),
-                report: TaskReport(name: name, id: message.id, state: "REVOKED", start: start, failed: true, note: "revoked")
-            )
-        }
-
         if run.checkStoredSuccess, await storedSuccess(taskID: message.id, backend: backend, on: connection) {
-            return SettledTask(
-                delivery: delivery, settlement: .ack(result: nil),
-                report: TaskReport(name: name, id: message.id, state: "SUCCESS", start: start, failed: false, note: "redelivered duplicate, not run again")
-            )
+            return skip(.duplicate(message, name: name))
         }
         if run.isolate {
             // A worker died holding this message before: run it alone (one such message per process at a time, the
@@ -75,13 +52,7 @@ extension RedisWorker {
                 state.suspectRunning = true
                 return true
             }
-            guard admitted else {
-                return SettledTask(
-                    delivery: delivery,
-                    settlement: .delay(message: delivery.raw, listKey: delivery.listKey, until: now.addingTimeInterval(0.5), result: nil),
-                    report: TaskReport(name: name, id: message.id, state: "DEFERRED", start: start, failed: nil, note: "another suspect message runs in this worker")
-                )
-            }
+            guard admitted else { return skip(.suspectDeferred(message, name: name)) }
             await taskBlocks(slotState, backend: backend, on: connection)
             try? broker.markRunning(delivery.raw, on: connection)
         }

@@ -191,4 +191,70 @@ struct TaskSettlementTests {
         #expect(line == "task evil\\xaINFO forged[id\\x7f] SUCCESS in 3.00 ms (n)")
         #expect(report.metadata(now: Self.start)["state"] == "SUCCESS")
     }
+
+    // MARK: - Messages not run
+
+    static func skip(_ skip: TaskSkip, _ input: Input) -> SettledTask {
+        rules.settlement(for: skip, delivery: input.delivery, now: now, start: start)
+    }
+
+    @Test("expired and revoked: REVOKED stored (reason expired or revoked), counted as failed; none with ignore_result")
+    func revokedAndExpired() throws {
+        let input = try Self.input()
+        let expired = Self.skip(.expired(input.message, name: "ping"), input)
+        #expect(expired.settlement == .ack(result: CeleryResult.revokedExpired(taskID: input.message.id, dateDone: Self.now)))
+        #expect(expired.report?.state == "REVOKED")
+        #expect(expired.report?.note == "expired")
+        #expect(expired.report?.failed == true)
+        let revoked = Self.skip(.revoked(input.message, name: "ping"), input)
+        #expect(revoked.settlement == .ack(result: CeleryResult.revoked(taskID: input.message.id, dateDone: Self.now)))
+        #expect(revoked.report?.note == "revoked")
+        let ignored = try Self.input(ignoreResult: true)
+        #expect(Self.skip(.revoked(ignored.message, name: "ping"), ignored).settlement == .ack(result: nil))
+        #expect(Self.skip(.expired(ignored.message, name: "ping"), ignored).settlement == .ack(result: nil))
+    }
+
+    @Test("ETA ahead: the message as fetched parked until its ETA on its list, no result, neither done nor failed")
+    func scheduled() throws {
+        let input = try Self.input()
+        let eta = Self.now.addingTimeInterval(3600)
+        let settled = Self.skip(.scheduled(input.message, name: "ping", until: eta), input)
+        #expect(settled.settlement == .delay(message: input.delivery.raw, listKey: "celery", until: eta, result: nil))
+        #expect(settled.report?.state == "SCHEDULED")
+        #expect(settled.report?.failed == nil)
+    }
+
+    @Test("a redelivered duplicate of a stored SUCCESS: acked, nothing stored, counted as done")
+    func duplicate() throws {
+        let input = try Self.input()
+        let settled = Self.skip(.duplicate(input.message, name: "ping"), input)
+        #expect(settled.settlement == .ack(result: nil))
+        #expect(settled.report?.state == "SUCCESS")
+        #expect(settled.report?.failed == false)
+    }
+
+    @Test("a suspect while another suspect runs: parked for 0.5 s from now; no handler: returned to its list")
+    func deferredAndRequeued() throws {
+        let input = try Self.input()
+        let deferred = Self.skip(.suspectDeferred(input.message, name: "ping"), input)
+        #expect(deferred.settlement == .delay(message: input.delivery.raw, listKey: "celery", until: Self.now.addingTimeInterval(0.5), result: nil))
+        #expect(deferred.report?.state == "DEFERRED")
+        let requeued = Self.skip(.noHandler(input.message, name: "ping"), input)
+        #expect(requeued.settlement == .requeue(message: input.delivery.raw, listKey: "celery"))
+        #expect(requeued.report?.state == "REQUEUED")
+    }
+
+    @Test("a triage rejection: its dead letter and FAILURE, with its metric")
+    func rejected() throws {
+        let input = try Self.input()
+        let triage = TaskTriage(registry: .init(tasks: ["other"]), workerName: "w@test")
+        guard case .deadLetter(let rejection) = triage.triage(input.delivery.raw, queue: "celery", now: Self.now) else {
+            Issue.record("not rejected")
+            return
+        }
+        let settled = Self.skip(.rejected(rejection), input)
+        #expect(settled.settlement == .deadLetter(rejection.record, result: rejection.result))
+        #expect(settled.report?.state == "DEAD-LETTERED")
+        #expect(settled.report?.deadLetter == .unregistered)
+    }
 }

@@ -22,13 +22,14 @@ struct TaskTriageTests {
         return JSONValue.object(envelope).serialized()
     }
 
-    enum Kind: String { case run, revoke, delay, dead }
+    enum Kind: String { case run, expired, delay, revoked, dead }
 
     static func kind(_ decision: TaskTriage.Decision) -> (Kind, String) {
         switch decision {
         case .run(let run): (.run, run.name)
-        case .revoke(_, let name): (.revoke, name)
+        case .expired(_, let name): (.expired, name)
         case .delay(_, let name, _): (.delay, name)
+        case .revoked(_, let name): (.revoked, name)
         case .deadLetter(let rejection): (.dead, rejection.metric.rawValue + ": " + rejection.record.reason)
         }
     }
@@ -44,7 +45,7 @@ struct TaskTriageTests {
             ("retries max", Self.raw { $0["retries"] = .int(.max) }, .dead, "out_of_range"),
             ("lost 3", Self.raw { $0[CeleryMessage.workerLostHeader] = 3 }, .dead, "worker_lost"),
             ("lost 2", Self.raw { $0[CeleryMessage.workerLostHeader] = 2 }, .run, "ping"),
-            ("expired", Self.raw { $0["expires"] = "2020-01-01T00:00:00Z" }, .revoke, "ping"),
+            ("expired", Self.raw { $0["expires"] = "2020-01-01T00:00:00Z" }, .expired, "ping"),
             ("eta ahead", Self.raw { $0["eta"] = "9999-01-01T00:00:00Z" }, .delay, "ping"),
             ("eta past", Self.raw { $0["eta"] = "2020-01-01T00:00:00Z" }, .run, "ping"),
             ("too large", Self.raw { $0["pad"] = .string(String(repeating: "x", count: 5000)) }, .dead, "too_large"),
@@ -55,6 +56,27 @@ struct TaskTriageTests {
             #expect(got == kind, "\(name): \(text)")
             #expect(text.hasPrefix(detail), "\(name): \(text)")
         }
+    }
+
+    @Test("a revoked id is dropped when it is due: not while its ETA is ahead, and not before a dead letter or expiry")
+    func revokedID() {
+        let revoked = CeleryMessage.make(taskName: "ping")
+        let id = revoked.id
+        func decide(_ edit: @escaping (inout JSONObject) -> Void = { _ in }, task: String = "ping") -> Kind {
+            var envelope = revoked.envelope
+            var headers = revoked.headers
+            headers["task"] = .string(task)
+            edit(&headers)
+            envelope["headers"] = .object(headers)
+            let raw = JSONValue.object(envelope).serialized()
+            return Self.kind(Self.triage.triage(raw, queue: "celery", now: Self.now, isRevoked: { $0 == id })).0
+        }
+        #expect(decide() == .revoked)
+        #expect(decide { $0["eta"] = "9999-01-01T00:00:00Z" } == .delay)
+        #expect(decide { $0["expires"] = "2020-01-01T00:00:00Z" } == .expired)
+        #expect(decide(task: "nope") == .dead)
+        // Another id is not revoked.
+        #expect(Self.kind(Self.triage.triage(Self.raw(), queue: "celery", now: Self.now, isRevoked: { $0 == id })).0 == .run)
     }
 
     @Test("the earlier of soft and hard applies; worker defaults fill in; a lost message runs isolated")

@@ -78,7 +78,7 @@ func fuzzTriage(_ bytes: [UInt8]) {
                 let stored = rejection.record.encoded()
                 guard case .success(let back) = DeadLetter.decode(stored) else { preconditionFailure("a dead letter that does not decode") }
                 precondition(back.reason == rejection.record.reason)
-            case .revoke, .delay:
+            case .expired, .delay, .revoked:
                 break
             }
         }
