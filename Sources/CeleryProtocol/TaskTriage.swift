@@ -195,17 +195,9 @@ public struct TaskTriage: Sendable {
         return .success(plan)
     }
 
-    /// A name from a message for a reason: at most 100 characters, control characters escaped as `\xNN`, quoted.
+    /// A name from a message for a reason: ``PrintableText/escaped(_:limit:)``, quoted.
     public static func quoted(_ text: String) -> String {
-        var result = "'"
-        for scalar in text.unicodeScalars.prefix(100) {
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                result += "\\x" + String(scalar.value, radix: 16)
-            } else {
-                result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + (text.unicodeScalars.count > 100 ? "…'" : "'")
+        "'" + PrintableText.escaped(text) + "'"
     }
 }
 

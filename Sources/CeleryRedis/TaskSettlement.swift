@@ -51,17 +51,9 @@ struct TaskReport: Sendable {
         return Double(seconds) + Double(attoseconds) / 1e18
     }
 
-    /// Text from a message for logs: at most 100 characters, control characters escaped as `\xNN`.
+    /// Text from a message for logs (``PrintableText/escaped(_:limit:)``).
     static func escaped(_ text: String) -> String {
-        var result = ""
-        for scalar in text.unicodeScalars.prefix(100) {
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                result += "\\x" + String(scalar.value, radix: 16)
-            } else {
-                result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + (text.unicodeScalars.count > 100 ? "…" : "")
+        PrintableText.escaped(text)
     }
 }
 

@@ -60,16 +60,8 @@ struct StatusCommand: AsyncParsableCommand {
         }
     }
 
-    /// `text` with control characters (C0, DEL, C1) shown as `\xNN`.
+    /// `text` with control characters (C0, DEL, C1) shown as `\xNN`, uncut.
     static func printable(_ text: String) -> String {
-        var result = ""
-        for scalar in text.unicodeScalars {
-            if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
-                result += "\\x" + String(scalar.value, radix: 16)
-            } else {
-                result.unicodeScalars.append(scalar)
-            }
-        }
-        return result
+        PrintableText.escaped(text, limit: nil)
     }
 }

@@ -188,7 +188,7 @@ struct TaskSettlementTests {
     func line() {
         let report = TaskReport(name: "evil\nINFO forged", id: "id\u{7F}", state: "SUCCESS", start: Self.start, failed: false, note: "n")
         let line = report.line(now: Self.start + .milliseconds(3))
-        #expect(line == "task evil\\xaINFO forged[id\\x7f] SUCCESS in 3.00 ms (n)")
+        #expect(line == "task evil\\x0aINFO forged[id\\x7f] SUCCESS in 3.00 ms (n)")
         #expect(report.metadata(now: Self.start)["state"] == "SUCCESS")
     }
 

@@ -176,7 +176,7 @@ struct WorkerObservabilityTests {
             #expect(pingFields?["state"] as? String == "SUCCESS")
             #expect((pingFields?["task_id"] as? String)?.count == 36)
             #expect(Double(pingFields?["duration_ms"] as? String ?? "") != nil)
-            #expect(messages.contains { $0.contains("no.such\\xatask") }, "control characters stay escaped inside the message")
+            #expect(messages.contains { $0.contains("no.such\\x0atask") }, "control characters stay escaped inside the message")
             #expect(!worker.log.contains(secret))
         }
     }
