@@ -34,6 +34,8 @@ enum TaskCancelReason: Sendable, Hashable {
 final class TaskRunner: Sendable {
     /// A slot's running handler: how to cancel it, and why it was cancelled (the first reason wins).
     private struct Running: Sendable {
+        /// Which run this is: a time limit cancels only the run that armed it, never the slot's next one.
+        var run: UInt64
         var cancel: @Sendable () -> Void
         var reason: TaskCancelReason?
     }
@@ -42,6 +44,7 @@ final class TaskRunner: Sendable {
         var running: [Int: Running] = [:]
         /// Set by ``abort()``: every running handler is cancelled, and every later one starts cancelled.
         var aborting = false
+        var nextRun: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -74,9 +77,10 @@ final class TaskRunner: Sendable {
             defer { completion.finish() }
             return try await handler(invocation)
         }
-        let abortNow = state.withLock { state -> Bool in
-            state.running[slot] = Running(cancel: { job.cancel() }, reason: state.aborting ? .shutdown : nil)
-            return state.aborting
+        let (run, abortNow) = state.withLock { state -> (UInt64, Bool) in
+            state.nextRun &+= 1
+            state.running[slot] = Running(run: state.nextRun, cancel: { job.cancel() }, reason: state.aborting ? .shutdown : nil)
+            return (state.nextRun, state.aborting)
         }
         if abortNow { job.cancel() }
 
@@ -86,7 +90,7 @@ final class TaskRunner: Sendable {
             timer = Task { [self] in
                 try? await Task.sleep(for: timeLimit.duration)
                 if Task.isCancelled { return }
-                _ = cancel(slot: slot, reason: reason)
+                _ = cancel(slot: slot, reason: reason, onlyRun: run)
             }
         }
         if !completion.isFinished {
@@ -123,9 +127,11 @@ final class TaskRunner: Sendable {
         cancels.forEach { $0() }
     }
 
-    private func cancel(slot: Int, reason: TaskCancelReason) -> Bool {
+    private func cancel(slot: Int, reason: TaskCancelReason, onlyRun: UInt64? = nil) -> Bool {
         let cancel = state.withLock { state -> (@Sendable () -> Void)? in
-            guard let running = state.running[slot], running.reason == nil else { return nil }
+            guard let running = state.running[slot], running.reason == nil, onlyRun.map({ $0 == running.run }) ?? true else {
+                return nil
+            }
             state.running[slot]?.reason = reason
             return running.cancel
         }
