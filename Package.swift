@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "PythonCompat", swiftSettings: strict),
         .target(
             name: "Redis",
-            dependencies: ["CHiredis", "COpenSSL", "ThreadConfinement"],
+            dependencies: ["CHiredis", "COpenSSL", "ThreadConfinement", "CivilCalendar"],
             swiftSettings: strict
         ),
         .target(
@@ -71,7 +71,7 @@ let package = Package(
         .target(
             name: "CeleryRedis",
             dependencies: [
-                "Redis", "CeleryProtocol",
+                "Redis", "CeleryProtocol", "CivilCalendar",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -85,7 +85,7 @@ let package = Package(
         .target(
             name: "MaintenanceTasks",
             dependencies: [
-                "CeleryProtocol", "CeleryRedis", "OAuthMaintenance", "Postgres",
+                "CeleryProtocol", "CeleryRedis", "OAuthMaintenance", "Postgres", "CivilCalendar",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -124,7 +124,7 @@ let package = Package(
         .testTarget(
             name: "CeleryRedisTests",
             dependencies: [
-                "CeleryRedis", "CeleryProtocol", "Redis", "Postgres", "OAuthMaintenance", "TestSupport",
+                "CeleryRedis", "CeleryProtocol", "CivilCalendar", "Redis", "Postgres", "OAuthMaintenance", "TestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict

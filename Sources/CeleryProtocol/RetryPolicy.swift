@@ -1,3 +1,5 @@
+import CivilCalendar
+
 /// Exponential backoff for retries, like Celery's `retry_backoff` (`get_exponential_backoff_interval`):
 /// the ceiling for attempt `n` (0-based) is `min(maxDelay, base × 2ⁿ)`, and jitter picks the actual delay under it.
 public struct RetryPolicy: Sendable, Hashable {
@@ -35,8 +37,8 @@ public struct RetryPolicy: Sendable, Hashable {
 
     /// The ceiling for 0-based `attempt`: `min(maxDelay, base × 2^attempt)`, never negative.
     public func ceiling(forAttempt attempt: Int) -> Duration {
-        let baseSeconds = max(Self.seconds(base), 0)
-        let maxSeconds = max(Self.seconds(maxDelay), 0)
+        let baseSeconds = max(base.seconds, 0)
+        let maxSeconds = max(maxDelay.seconds, 0)
         let exponent = Double(min(max(attempt, 0), 1024))
         let grown = baseSeconds * Double.pow2(exponent)
         return Self.duration(min(grown.isFinite ? grown : maxSeconds, maxSeconds))
@@ -44,7 +46,7 @@ public struct RetryPolicy: Sendable, Hashable {
 
     /// The delay before retry `attempt` (0 for the first retry).
     public func delay(forAttempt attempt: Int, using generator: inout some RandomNumberGenerator) -> Duration {
-        let ceiling = Self.seconds(ceiling(forAttempt: attempt))
+        let ceiling = ceiling(forAttempt: attempt).seconds
         guard ceiling > 0 else { return .zero }
         switch jitter {
         case .none:
@@ -63,10 +65,6 @@ public struct RetryPolicy: Sendable, Hashable {
         return delay(forAttempt: attempt, using: &generator)
     }
 
-    private static func seconds(_ d: Duration) -> Double {
-        let (s, attos) = d.components
-        return Double(s) + Double(attos) / 1e18
-    }
 
     private static func duration(_ seconds: Double) -> Duration {
         .nanoseconds(Int64((seconds * 1e9).rounded()))

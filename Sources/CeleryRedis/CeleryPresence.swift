@@ -1,3 +1,4 @@
+import CivilCalendar
 import Foundation
 import CeleryProtocol
 import Logging
@@ -178,7 +179,7 @@ final class CeleryPresence: Service {
     private func publish(_ kind: CeleryWorkerEvent.Kind, clock: Int64, on publisher: RedisConnection) async throws {
         let (active, processed) = counts()
         let event = CeleryWorkerEvent(
-            kind: kind, hostname: hostname, pid: getpid(), clock: clock, frequency: Self.seconds(frequency),
+            kind: kind, hostname: hostname, pid: getpid(), clock: clock, frequency: frequency.seconds,
             active: active, processed: processed, loadAverage: Self.loadAverage(), softwareVersion: softwareVersion
         )
         _ = try await publisher.command(
@@ -226,13 +227,8 @@ final class CeleryPresence: Service {
         return count == 3 ? values : [0, 0, 0]
     }
 
-    private static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-
     /// A method name from the network, for a log line: control characters escaped, at most 100 characters.
     private static func printable(_ text: String) -> String {
-        RedisWorker.escaped(text)
+        PrintableText.escaped(text)
     }
 }

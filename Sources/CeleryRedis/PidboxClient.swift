@@ -1,3 +1,4 @@
+import CivilCalendar
 import Foundation
 public import CeleryProtocol
 public import Redis
@@ -46,7 +47,7 @@ public struct PidboxClient: Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline, replies.count < (limit ?? .max) {
             let left = deadline - ContinuousClock.now
-            let seconds = max(0.01, Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18)
+            let seconds = max(0.01, left.seconds)
             let reply = try connection.command([
                 Array("BRPOP".utf8), Array(queue.utf8), Array(String(format: "%.3f", min(seconds, 1.0)).utf8),
             ])

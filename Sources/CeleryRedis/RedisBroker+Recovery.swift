@@ -1,3 +1,4 @@
+import CivilCalendar
 public import Foundation
 import CeleryProtocol
 public import Redis
@@ -262,7 +263,7 @@ extension RedisBroker {
         switch CeleryMessage.decode(raw) {
         case .success(let message):
             let list = CeleryQueue.returnListKey(for: message, fetchedFrom: fetchedFrom)
-            let record = dead("its queue list \(RedisWorker.quoted(list)) is not a list", taskID: message.id, taskName: message.taskName)
+            let record = dead("its queue list \(TaskTriage.quoted(list)) is not a list", taskID: message.id, taskName: message.taskName)
             var returned = record
             returned.queue = CeleryQueue.queueName(ofListKey: list)
             let bytes = workerDied ? message.redeliveredAfterWorkerLoss() : message.redelivered()
@@ -296,8 +297,7 @@ extension RedisBroker {
     ) throws -> Int {
         var cutoff = ""
         if let maximumAge, maximumAge > .zero {
-            let (seconds, attoseconds) = maximumAge.components
-            cutoff = CeleryTimestamp.format(now.addingTimeInterval(-(Double(seconds) + Double(attoseconds) / 1e18)))
+            cutoff = CeleryTimestamp.format(now.addingTimeInterval(-maximumAge.seconds))
         }
         let reply = try BrokerScripts.trimDead.run(
             on: connection, keys: [utf8(keys.dead)], arguments: [utf8(String(max(0, maximumCount))), utf8(cutoff), utf8("1000")]

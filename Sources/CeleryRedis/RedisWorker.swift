@@ -1,3 +1,4 @@
+import CivilCalendar
 import Foundation
 import CeleryProtocol
 public import Logging
@@ -110,7 +111,7 @@ public final class RedisWorker: Sendable {
         }
         health.stopping()
         if requests == 1 {
-            logger.info("warm shutdown: no new tasks; waiting up to \(TaskReport.seconds(configuration.shutdownTimeout)) s for running ones")
+            logger.info("warm shutdown: no new tasks; waiting up to \(configuration.shutdownTimeout.seconds) s for running ones")
             let timeout = configuration.shutdownTimeout
             Task { [self] in
                 try? await Task.sleep(for: timeout)
@@ -120,8 +121,7 @@ public final class RedisWorker: Sendable {
                 }
             }
         } else if requests == 2 {
-            logger.warning("second signal: cancelling running tasks and returning them to their queues")
-            abort()
+            abortNow()
         }
     }
 
@@ -288,17 +288,4 @@ public final class RedisWorker: Sendable {
         }
     }
 
-    /// A task name for dead-letter reasons (see ``TaskTriage/quoted(_:)``).
-    static func quoted(_ name: String) -> String {
-        TaskTriage.quoted(name)
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        TaskReport.seconds(duration)
-    }
-
-    /// Text from a message for logs (see ``TaskReport/escaped(_:)``).
-    static func escaped(_ text: String) -> String {
-        TaskReport.escaped(text)
-    }
 }

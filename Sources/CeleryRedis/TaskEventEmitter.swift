@@ -1,3 +1,4 @@
+import CivilCalendar
 import Foundation
 public import CeleryProtocol
 import Logging
@@ -131,9 +132,7 @@ public final class TaskEventEmitter: Sendable {
     }
 
     static func seconds(_ duration: Duration?) -> Double {
-        guard let duration else { return 0 }
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
+        duration?.seconds ?? 0
     }
 
     // MARK: - Publishing

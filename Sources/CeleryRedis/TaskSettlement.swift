@@ -1,3 +1,4 @@
+import CivilCalendar
 import Foundation
 import CeleryProtocol
 import Logging
@@ -29,13 +30,13 @@ struct TaskReport: Sendable {
     /// characters are escaped so that no message can forge log lines.
     func line(now: ContinuousClock.Instant = .now) -> String {
         let suffix = note.map { " (\($0))" } ?? ""
-        return "task \(Self.escaped(name))[\(Self.escaped(id))] \(state) in \(milliseconds(now: now)) ms\(suffix)"
+        return "task \(PrintableText.escaped(name))[\(PrintableText.escaped(id))] \(state) in \(milliseconds(now: now)) ms\(suffix)"
     }
 
     /// The line's fields for structured logs (escaped like the line).
     func metadata(now: ContinuousClock.Instant = .now) -> Logger.Metadata {
         var metadata: Logger.Metadata = [
-            "task": .string(Self.escaped(name)), "task_id": .string(Self.escaped(id)), "state": .string(state),
+            "task": .string(PrintableText.escaped(name)), "task_id": .string(PrintableText.escaped(id)), "state": .string(state),
             "duration_ms": .string(milliseconds(now: now)),
         ]
         if let note { metadata["note"] = .string(note) }
@@ -43,18 +44,9 @@ struct TaskReport: Sendable {
     }
 
     private func milliseconds(now: ContinuousClock.Instant) -> String {
-        String(format: "%.2f", Self.seconds(now - start) * 1000)
+        String(format: "%.2f", (now - start).seconds * 1000)
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-
-    /// Text from a message for logs (``PrintableText/escaped(_:limit:)``).
-    static func escaped(_ text: String) -> String {
-        PrintableText.escaped(text)
-    }
 }
 
 /// A message the worker settles without running it (see ``TaskSettlementRules/settlement(for:delivery:now:start:)``).
@@ -161,10 +153,10 @@ struct TaskSettlementRules: Sendable {
 
             case .transient where retryPolicy.shouldRetry(retries: message.retries):
                 let delay = retryPolicy.delay(forAttempt: message.retries)
-                let eta = now.addingTimeInterval(TaskReport.seconds(delay))
+                let eta = now.addingTimeInterval(delay.seconds)
                 let retried = message.retried(eta: eta, retries: message.retries + 1, now: now)
                 let listKey = CeleryQueue.returnListKey(for: message, fetchedFrom: delivery.listKey)
-                let seconds = String(format: "%.3f", TaskReport.seconds(delay))
+                let seconds = String(format: "%.3f", delay.seconds)
                 let result = keepResult
                     ? CeleryResult(
                         taskID: message.id, state: .retry, result: jobError.exception.json,
@@ -177,10 +169,10 @@ struct TaskSettlementRules: Sendable {
                 )
 
             case .busy:
-                let until = now.addingTimeInterval(TaskReport.seconds(JobError.busyDelay))
+                let until = now.addingTimeInterval(JobError.busyDelay.seconds)
                 return settled(
                     .delay(message: message.deferredAgain(), listKey: delivery.listKey, until: until, result: nil), "DEFERRED", failed: nil,
-                    note: "a live run holds this task's lock; delivered again in \(TaskReport.seconds(JobError.busyDelay)) s"
+                    note: "a live run holds this task's lock; delivered again in \(JobError.busyDelay.seconds) s"
                 )
 
             case .failure, .transient:

@@ -4,6 +4,7 @@ public import Logging
 public import Redis
 
 #if canImport(Glibc)
+import CivilCalendar
 import Glibc
 #endif
 
@@ -97,12 +98,12 @@ public struct WorkerControl: Sendable {
             guard let queue = Self.queueName(arguments["queue"]) else { return InspectReplies.error("no queue given") }
             context.pauses.cancelLocally(queue)
             _ = await context.pauses.waitForFetches(timeout: .seconds(2))
-            logger.info("remote control: no longer consuming from \(RedisWorker.escaped(queue))")
+            logger.info("remote control: no longer consuming from \(PrintableText.escaped(queue))")
             return InspectReplies.ok("no longer consuming from \(queue)")
         case "add_consumer":
             guard let queue = Self.queueName(arguments["queue"]) else { return InspectReplies.error("no queue given") }
             context.pauses.addLocally(queue)
-            logger.info("remote control: consuming from \(RedisWorker.escaped(queue))")
+            logger.info("remote control: consuming from \(PrintableText.escaped(queue))")
             return InspectReplies.ok("add consumer \(queue)")
         case "enable_events":
             guard context.events.setEnabled(true) else { return InspectReplies.ok("task events already enabled") }
@@ -122,7 +123,7 @@ public struct WorkerControl: Sendable {
             _ = await context.pauses.waitForFetches(timeout: .seconds(2))
             return InspectReplies.ok("paused: " + context.pauses.paused.joined(separator: ","))
         default:
-            logger.info("remote control: \(RedisWorker.escaped(method)) is not supported")
+            logger.info("remote control: \(PrintableText.escaped(method)) is not supported")
             return InspectReplies.unknownCommand(method)
         }
     }
@@ -185,7 +186,7 @@ public struct WorkerControl: Sendable {
             "worker_prefetch_multiplier": .int(Int64(context.prefetch)),
             "task_queues": .array(context.queues.map(JSONValue.string)),
             "worker_send_task_events": .bool(context.events.isEnabled),
-            "oauthq_revoke_ttl": .double(RedisWorker.seconds(context.revokeTTL)),
+            "oauthq_revoke_ttl": .double(context.revokeTTL.seconds),
             "include": .array(context.registered.sorted().map(JSONValue.string)),
         ]
     }

@@ -1,3 +1,4 @@
+import CivilCalendar
 import Foundation
 import Synchronization
 
@@ -51,7 +52,6 @@ public final class WorkerHealth: Sendable {
     }
 
     private static func seconds(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        return String(format: "%.1f", Double(seconds) + Double(attoseconds) / 1e18)
+        String(format: "%.1f", duration.seconds)
     }
 }

@@ -1,3 +1,4 @@
+import CivilCalendar
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -91,7 +92,7 @@ public final class ProgressReporter: Sendable {
 
     /// `expired_access_tokens: 120000 deleted, 12 batches, 40000 rows/s, 37% of ids, ETA 5 s`.
     public static func describe(_ progress: MaintenanceProgress, elapsed: Duration) -> String {
-        let seconds = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, 0.001)
+        let seconds = max(elapsed.seconds, 0.001)
         let rate = Int(Double(progress.deleted) / seconds)
         let percent = Int((progress.fraction * 100).rounded(.down))
         var line = "\(label(progress.step)): \(progress.deleted) deleted, \(progress.batches) "

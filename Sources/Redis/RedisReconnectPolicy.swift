@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CivilCalendar
 import Glibc
 #else
 import Darwin
@@ -61,10 +62,3 @@ public struct RedisReconnectPolicy: Sendable, Hashable {
     }
 }
 
-extension Duration {
-    /// The duration in seconds as a Double.
-    var seconds: Double {
-        let (whole, attoseconds) = components
-        return Double(whole) + Double(attoseconds) / 1e18
-    }
-}

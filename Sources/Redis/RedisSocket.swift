@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CivilCalendar
 import Glibc
 #else
 import Darwin

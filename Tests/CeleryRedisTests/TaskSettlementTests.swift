@@ -1,3 +1,4 @@
+import CivilCalendar
 import Foundation
 import CeleryProtocol
 @testable import CeleryRedis
@@ -124,7 +125,7 @@ struct TaskSettlementTests {
             Issue.record("expected delay, got \(settled.settlement)")
             return
         }
-        #expect(until == Self.now.addingTimeInterval(TaskReport.seconds(JobError.busyDelay)))
+        #expect(until == Self.now.addingTimeInterval(JobError.busyDelay.seconds))
         #expect(listKey == "celery")
         #expect(result == nil)
         #expect(try CeleryMessage.decode(copy).get().id == input.message.id)

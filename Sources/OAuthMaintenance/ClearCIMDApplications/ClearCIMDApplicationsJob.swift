@@ -1,3 +1,4 @@
+import CivilCalendar
 public import Foundation
 public import Postgres
 import PythonCompat
