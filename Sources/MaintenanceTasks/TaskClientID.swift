@@ -5,8 +5,6 @@ import Crypto
 /// only one of them create the application. 40 characters of DOT's client-id alphabet (`A-Za-z0-9`), like
 /// DOT's generated ids; a client id is public, so being derivable from the task id reveals nothing secret.
 enum TaskClientID {
-    /// DOT's duplicate-client-id validation message.
-    static let duplicateMessage = "Application with this Client ID already exists."
     /// How many times a duplicate delivery waits (``CeleryRedis/JobError/busyDelay`` each) for the first
     /// delivery's result before it answers without the secret.
     static let maximumDeferrals = 30

@@ -233,7 +233,7 @@ public struct WorkerTasks: Sendable {
             return .object(object)
         case .invalid(let errors)
         where derivedClientID != nil && invocation.message.isRedelivered
-            && errors.fields.contains(where: { $0.name == "client_id" && $0.messages.contains(TaskClientID.duplicateMessage) }):
+            && errors.fields.contains(where: { $0.name == "client_id" && $0.messages.contains(CreateApplicationJob.duplicateClientIDMessage(tables.applicationVerboseName)) }):
             // An earlier delivery of this very task created the application. While it may still be about to store
             // its result (with the secret), come back later; after that, answer without the secret.
             if invocation.message.deferredCount < TaskClientID.maximumDeferrals {

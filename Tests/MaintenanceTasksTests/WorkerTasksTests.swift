@@ -30,6 +30,29 @@ struct WorkerTasksTests {
         #expect(error?.exception.messages == ["ping() takes 0 positional arguments but 1 was given"])
     }
 
+    @Test("a swapped application model (another verbose name): a redelivered createapplication still waits for the first delivery")
+    func redeliveredCreateApplicationSwapped() async throws {
+        try await TemporaryDatabase.with(prefix: "oauthq_tasks") { database in
+            let connection = try await database.connect()
+            try await DOTSchema.migrate(on: connection)
+            // The same columns under the table Django derives for `oauth2_provider.MyApplication`.
+            try await connection.execute("ALTER TABLE oauth2_provider_application RENAME TO oauth2_provider_myapplication")
+            let tasks = try WorkerTasks(
+                concurrency: 1, databaseURL: database.url,
+                environment: ["OAUTHQ_PBKDF2_ITERATIONS": "1000", "OAUTH2_PROVIDER_APPLICATION_MODEL": "oauth2_provider.MyApplication"]
+            )
+            let taskID = UUID().uuidString.lowercased()
+            let arguments: [JSONValue] = ["confidential", "client-credentials"]
+            _ = try await run(tasks.handlers, invocation(CreateApplicationJob.jobName, id: taskID, args: arguments))
+            let again = await #expect(throws: JobError.self) {
+                try await run(tasks.handlers, invocation(CreateApplicationJob.jobName, id: taskID, args: arguments, redelivered: true))
+            }
+            #expect(again?.kind == .busy)
+            #expect(try await count("oauth2_provider_myapplication", on: connection) == 1)
+            await connection.close()
+        }
+    }
+
     // MARK: - cleartokens
 
     @Test("cleartokens deletes the expired access tokens and keeps the live one; dry_run deletes nothing")

@@ -73,8 +73,9 @@ public struct CreateApplicationJob: Sendable {
         }
     }
 
-    /// The validator's `validate_unique()` message, reused when the INSERT loses a race.
-    static func duplicateClientIDMessage(_ verboseName: String = "Application") -> String {
+    /// The validator's `validate_unique()` message, reused when the INSERT loses a race (`verboseName`: the
+    /// application model's, "Application" for DOT's own).
+    public static func duplicateClientIDMessage(_ verboseName: String = "Application") -> String {
         "\(verboseName) with this Client ID already exists."
     }
 
