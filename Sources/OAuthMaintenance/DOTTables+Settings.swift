@@ -39,6 +39,10 @@ extension DOTTables {
             case .user: user = table
             }
         }
+        let tables = [application, accessToken, refreshToken, idToken, grant, user]
+        if Set(tables).count < tables.count {
+            throw ConfigurationError(description: "two models name the same table; each swapped model needs a table of its own")
+        }
     }
 
     /// PostgreSQL's identifier limit (`NAMEDATALEN - 1`), which Django's backend reports as its maximum.

@@ -37,6 +37,17 @@ struct DOTTablesTests {
         #expect(error?.description.hasPrefix("OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL ") == true)
     }
 
+    @Test("two models on one table are refused (the schema check would otherwise trap on the duplicate name)")
+    func sameTable() {
+        let error = #expect(throws: DOTTables.ConfigurationError.self) {
+            try DOTTables(settings: ["OAUTH2_PROVIDER_GRANT_MODEL": "db_table:x", "OAUTH2_PROVIDER_ID_TOKEN_MODEL": "db_table:x"])
+        }
+        #expect(error?.description.contains("same table") == true)
+        #expect(throws: DOTTables.ConfigurationError.self) {
+            try DOTTables(settings: ["OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL": "db_table:oauth2_provider_grant"])
+        }
+    }
+
     @Test("overlong values are refused before they are parsed")
     func overlong() {
         let error = #expect(throws: DOTTables.ConfigurationError.self) {

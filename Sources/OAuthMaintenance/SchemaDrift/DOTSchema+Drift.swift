@@ -241,7 +241,10 @@ extension DOTSchema {
                 )
             )
         }
-        let deleted = Dictionary(uniqueKeysWithValues: tasksDeleting.map { (configured($0.key, names), $0.value) })
+        // Two models configured onto one table are refused by DOTTables; merging keeps this total regardless.
+        let deleted = Dictionary(tasksDeleting.map { (configured($0.key, names), $0.value) }) { first, second in
+            Array(Set(first + second)).sorted()
+        }
         for key in foreignKeys where !expected.contains(key) {
             guard let tasks = deleted[key.references] else { continue }
             differences.append(
