@@ -127,8 +127,12 @@ extension ClearTokensJob {
             let (distance, overflowD) = next.subtractingReportingOverflow(first)
             guard !overflowD else { break }
             let holding = distance / width
-            let following = window + count
-            window = holding <= following ? following : holding + (Int64(stripe) - holding % count + count) % count
+            // Ids near Int64.max with tiny batches: a window number past Int64.max lies past `last` too, so stop.
+            let (following, overflowE) = window.addingReportingOverflow(count)
+            guard !overflowE else { break }
+            let (ahead, overflowF) = holding.addingReportingOverflow((Int64(stripe) - holding % count + count) % count)
+            guard holding <= following || !overflowF else { break }
+            window = holding <= following ? following : ahead
         }
     }
 }

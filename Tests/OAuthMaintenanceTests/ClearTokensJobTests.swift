@@ -42,6 +42,29 @@ struct ClearTokensJobTests {
         }
     }
 
+    @Test("--jobs 3 with batch size 1 over ids from 1 to Int64.max: every expired token deleted, no overflow")
+    func parallelWalkAtTheTopOfTheIDs() async throws {
+        try await TemporaryDatabase.with(prefix: "ct_max") { database in
+            let connection = try await database.connect()
+            try await DOTSchema.migrate(on: connection)
+            try await connection.execute(
+                """
+                INSERT INTO oauth2_provider_accesstoken (id, token, expires, scope, created, updated, token_checksum, resource)
+                SELECT g, 'token-' || g, now() - interval '1 day', 'read', now(), now(), md5('t' || g) || md5('t' || g), '[]'
+                  FROM (SELECT 1::bigint AS g UNION ALL SELECT 9223372036854775807 - s FROM generate_series(0, 4) AS s) ids
+                """)
+            let url = database.url
+            let summary = try await ClearTokensJob(
+                settings: ClearTokensSettings(batchSize: 1), jobs: 3,
+                connect: { try await PostgresConnection.connect(PostgresConfiguration(url: url)) }
+            ).run(on: connection, now: Date())
+            #expect(summary.steps.first { $0.step == .expiredAccessTokens }?.deleted == 6)
+            let left = try await connection.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM oauth2_provider_accesstoken"))
+            #expect(try left.rows[0].decode(Int64.self, column: 0) == 0)
+            await connection.close()
+        }
+    }
+
     @Test("with the cleanup indexes: a first run over many expired rows walks, a later run over few uses the indexes")
     func indexChoice() async throws {
         try await TemporaryDatabase.with(prefix: "ct_idx") { database in
