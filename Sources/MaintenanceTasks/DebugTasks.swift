@@ -47,7 +47,7 @@ public enum DebugTasks {
         guard seconds >= 0, seconds <= maximumSeconds else {
             throw JobError.invalidArguments("\(sleepTaskName)() argument 'seconds' must be between 0 and \(Int(maximumSeconds))")
         }
-        logger.info("task \(sleepTaskName)[\(printable(invocation.message.id))] started")
+        logger.info("task \(sleepTaskName)[\(PrintableText.escaped(invocation.message.id))] started")
         try await Task.sleep(for: MessageLimits.duration(seconds: seconds))
         return ["slept": arguments.values["seconds"] ?? .null]
     }
@@ -56,12 +56,7 @@ public enum DebugTasks {
         _ = try WorkerArguments(
             function: crashTaskName, args: invocation.message.args, kwargs: invocation.message.kwargs, allowed: []
         )
-        logger.critical("task \(crashTaskName)[\(printable(invocation.message.id))] started: aborting the worker process on purpose")
+        logger.critical("task \(crashTaskName)[\(PrintableText.escaped(invocation.message.id))] started: aborting the worker process on purpose")
         abort()
-    }
-
-    /// A task id for a log line: printable ASCII only, at most 100 characters (no forged lines).
-    static func printable(_ text: String) -> String {
-        String(text.unicodeScalars.prefix(100).map { $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "?" })
     }
 }

@@ -6,7 +6,7 @@ import Postgres
 extension WorkerTasks {
     /// kwargs: `batch_size` (DOT's `--batch-size`; an int, or a string Python's `int()` reads; `null`
     /// is the default 1000). A size below 1 fails with DOT's `CommandError`; another run holding the
-    /// lock is a success saying so, as for cleartokens.
+    /// lock is a success saying so, and a redelivered copy finding it held comes back later, as for cleartokens.
     func clearCIMDApplications(_ invocation: JobInvocation) async throws -> JSONValue {
         let name = ClearCIMDApplicationsJob.jobName
         let arguments = try WorkerArguments(
@@ -41,7 +41,7 @@ extension WorkerTasks {
             let summary = try await tracking(invocation) { report in try await job.run(on: connection, progress: report) }
             return try Self.json(summary)
         } catch let error as ClearCIMDApplicationsError where error.code == .alreadyRunning {
-            return ["skipped": "already running"]
+            return try Self.alreadyRunning(invocation)
         } catch let error as PostgresError {
             throw await database.classify(error)
         }

@@ -167,16 +167,21 @@ public struct WorkerTasks: Sendable {
             }
             return try Self.json(summary)
         } catch let error as ClearTokensError where error.code == .alreadyRunning {
-            if invocation.message.isRedelivered {
-                // Most likely this very task, still running on a worker that was paused past its heartbeat: never
-                // answer "skipped" for it; come back when that run is done (its result then ends this copy).
-                throw JobError.busy("cleartokens is already running (advisory lock held); redelivered later")
-            }
-            // Another run (another task, on any worker) holds the lock: nothing to do, and nothing went wrong.
-            return ["skipped": "already running"]
+            return try Self.alreadyRunning(invocation)
         } catch let error as PostgresError {
             throw await database.classify(error)
         }
+    }
+
+    /// A maintenance task that finds its single-flight lock held. A redelivered message is most likely this very
+    /// task, still running on a worker that was paused past its heartbeat: it is never answered "skipped", but
+    /// delivered again later (the running copy's result then ends it). A first delivery means another run (another
+    /// task, on any worker) holds the lock: nothing to do, and nothing went wrong.
+    static func alreadyRunning(_ invocation: JobInvocation) throws -> JSONValue {
+        if invocation.message.isRedelivered {
+            throw JobError.busy("\(invocation.taskName) is already running (advisory lock held); redelivered later")
+        }
+        return ["skipped": "already running"]
     }
 
     // MARK: - createapplication
@@ -270,7 +275,7 @@ public struct WorkerTasks: Sendable {
         _ invocation: JobInvocation, _ body: (@Sendable (MaintenanceProgress) -> Void) async throws -> T
     ) async throws -> T {
         let lines = logger.map { logger in
-            ProgressReporter(isTerminal: false) { line in logger.info("\(invocation.taskName)[\(invocation.message.id)] \(line)") }
+            ProgressReporter(isTerminal: false) { line in logger.info("\(PrintableText.escaped(invocation.taskName))[\(PrintableText.escaped(invocation.message.id))] \(line)") }
         }
         guard let stateWriter else {
             return try await body { update in lines?.update(update) }

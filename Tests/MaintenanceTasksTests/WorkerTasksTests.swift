@@ -167,6 +167,19 @@ struct WorkerTasksTests {
 
     // MARK: - clearcimdapplications
 
+    @Test("cleartokens and clearcimdapplications with their lock held elsewhere: a first delivery is skipped, a redelivered one comes back later")
+    func lockHeld() async throws {
+        try await withTasks { tasks, connection in
+            for (name, key) in [(ClearTokensJob.jobName, ClearTokensJob.lockKey), (ClearCIMDApplicationsJob.jobName, ClearCIMDApplicationsJob.lockKey)] {
+                #expect(try await connection.tryAdvisoryLock(key))
+                #expect(try await run(tasks.handlers, invocation(name)) == ["skipped": "already running"], "\(name)")
+                let again = await #expect(throws: JobError.self) { try await run(tasks.handlers, invocation(name, redelivered: true)) }
+                #expect(again?.kind == .busy, "\(name)")
+                try await connection.advisoryUnlock(key)
+            }
+        }
+    }
+
     @Test("clearcimdapplications runs on an empty table; a bad batch_size is DOT's error")
     func clearCIMDApplications() async throws {
         try await withTasks { tasks, _ in
