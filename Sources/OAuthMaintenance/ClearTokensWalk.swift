@@ -43,11 +43,6 @@ enum ClearTokensWalk: CaseIterable, Sendable {
         }
     }
 
-    /// The smallest id, where the first window starts (NULL for an empty table).
-    var firstID: PostgresQuery {
-        PostgresQuery(unsafeSQL: "SELECT min(id) FROM \(table)")
-    }
-
     /// The smallest and largest id (NULLs for an empty table): where the walk starts, and what its
     /// progress is measured against (both are one probe of the primary key index).
     var idRange: PostgresQuery {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import CeleryProtocol
+import OAuthMaintenance
 
 /// `oauthq enqueue clearcimdapplications [--batch-size N]`.
 struct EnqueueClearCIMDApplicationsCommand: AsyncParsableCommand {
@@ -22,10 +23,11 @@ struct EnqueueClearCIMDApplicationsCommand: AsyncParsableCommand {
     func kwargs() throws -> JSONObject {
         var kwargs = JSONObject()
         guard let batchSize else { return kwargs }
-        guard let value = Int64(batchSize.trimmingCharacters(in: .whitespaces)), value >= 1 else {
-            throw CommandFailure(exitCode: 2, "--batch-size \"\(batchSize)\": expected a whole number of at least 1")
+        // Read as the command and the worker read it (Python's int(), saturating), so that what is sent runs.
+        guard let value = ClearCIMDApplicationsJob.parseBatchSize(batchSize), value >= 1 else {
+            throw CommandFailure(exitCode: 2, "--batch-size \"\(PrintableText.escaped(batchSize))\": expected a whole number of at least 1")
         }
-        kwargs["batch_size"] = .int(value)
+        kwargs["batch_size"] = .int(Int64(value))
         return kwargs
     }
 

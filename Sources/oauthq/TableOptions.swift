@@ -4,14 +4,10 @@ import OAuthMaintenance
 /// `AUTH_USER_MODEL`), for every command and the worker.
 enum TableOptions {
     /// The tables named by the environment, or DOT's own.
-    static func tables(environment: [String: String]? = nil) throws -> DOTTables {
+    static func tables() throws -> DOTTables {
         var values: [String: String] = [:]
         for key in DOTTables.Key.allCases {
-            if let environment {
-                values[key.rawValue] = environment[key.rawValue]
-            } else {
-                values[key.rawValue] = Environment.value(key.rawValue)
-            }
+            values[key.rawValue] = Environment.value(key.rawValue)
         }
         do {
             return try DOTTables(settings: values)

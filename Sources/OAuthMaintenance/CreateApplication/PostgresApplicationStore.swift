@@ -4,9 +4,6 @@ public import Postgres
 /// swapped user and application models) in the connection's current schema. Every value is a bound
 /// parameter; table names are quoted identifiers.
 public struct PostgresApplicationStore: ApplicationStore {
-    /// DOT's unique constraint on `client_id`.
-    public static let clientIDConstraint = "oauth2_provider_application_client_id_key"
-
     /// The connection every statement runs on.
     public let connection: PostgresConnection
     /// The user and application tables.
